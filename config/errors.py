@@ -1,0 +1,49 @@
+"""tfo's error hierarchy. The CLI maps every `TfoError` to exit 1 with one line."""
+
+from __future__ import annotations
+
+
+class TfoError(Exception):
+    """Base of every error tfo reports to a user as a one-line message."""
+
+
+class ConfigError(TfoError):
+    """infra.yaml (or a file it names) is invalid.
+
+    Args:
+        message: What is wrong, naming the culprit.
+        path: The config file.
+        line: The 1-based YAML line, when known.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.path or "<config>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class DependencyCycleError(ConfigError):
+    """`dependsOn` forms a cycle; the message shows the whole path."""
+
+
+class TerraformError(TfoError):
+    """A terraform command failed."""
+
+
+class NotificationError(TfoError):
+    """An alert could not be delivered."""
+
+
+class RunError(TfoError):
+    """A run could not be started, found or controlled."""
+
+
+class ConnectionFailedError(TfoError):
+    """tfo could not reach (or start) a Temporal server."""

@@ -1,0 +1,250 @@
+"""Loading infra.yaml: parse, validate every rule, and name the culprit on failure."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from config.dag import Dag
+from config.errors import ConfigError, DependencyCycleError
+from config.model import (
+    InfraConfig,
+    InputMapping,
+    Operation,
+    TerraformSettings,
+    Workspace,
+    accepted_keys,
+)
+from config.payloads import ConfigSnapshot, RunSettings, WorkspaceSpec
+from config.tfvars import read_tfvars
+from config.yaml_source import Loc, YamlDocument, read_yaml
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "workspaces": Workspace,
+    "inputs": InputMapping,
+    "terraform": TerraformSettings,
+}
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config and where it came from."""
+
+    config: InfraConfig
+    path: Path
+    root: Path
+    dag: Dag
+
+    @property
+    def name(self) -> str:
+        return self.config.name or self.path.resolve().parent.name or "infra"
+
+    def workspace_dir(self, ws: Workspace) -> Path:
+        return (self.root / ws.dir).resolve()
+
+    def tfvars_path(self, ws: Workspace) -> Path | None:
+        return (self.root / ws.tfvars).resolve() if ws.tfvars else None
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read, parse and validate a config file.
+
+    Raises:
+        ConfigError: anything is wrong; the message names file, line and workspace.
+    """
+    doc = read_yaml(path)
+    return validate_document(doc, path)
+
+
+def validate_document(doc: YamlDocument, path: Path) -> LoadedConfig:
+    """Validate already-parsed YAML data as infra.yaml."""
+    source = str(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(
+            f"the document must be a mapping with a 'workspaces' list, not a {_kind(doc.data)}",
+            path=source,
+            line=doc.line_of(()),
+        )
+    try:
+        config = InfraConfig.model_validate(doc.data)
+    except ValidationError as exc:
+        raise _from_validation_error(exc, doc, source) from None
+    root = (path.resolve().parent / config.workspace_root).resolve()
+    dag = _check_graph(config, doc, source)
+    loaded = LoadedConfig(config=config, path=path, root=root, dag=dag)
+    _check_files(loaded, doc, source)
+    return loaded
+
+
+def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
+    """Normalise a loaded config into the payload a run carries."""
+    cfg = loaded.config
+    specs = []
+    for ws in cfg.workspaces:
+        directory = loaded.workspace_dir(ws)
+        tfvars = loaded.tfvars_path(ws)
+        specs.append(
+            WorkspaceSpec(
+                name=ws.name,
+                dir=str(directory),
+                tfvars=str(tfvars) if tfvars else None,
+                vars=ws.vars,
+                depends_on=sorted(set(ws.depends_on)),
+                inputs=ws.inputs,
+                operations=ws.operations,
+                binary=ws.binary or cfg.terraform.binary,
+                task_queue=ws.task_queue or cfg.task_queue,
+                lock_key=lock_key(directory, ws.name),
+            )
+        )
+    tf = cfg.terraform
+    return ConfigSnapshot(
+        name=loaded.name,
+        path=str(loaded.path.resolve()),
+        state_dir=str(state_dir.resolve()),
+        task_queue=cfg.task_queue,
+        workspaces=specs,
+        settings=RunSettings(
+            parallelism=tf.parallelism,
+            lock_timeout=tf.lock_timeout,
+            timeout=tf.timeout,
+            heartbeat_timeout=tf.heartbeat_timeout,
+            approval_timeout=tf.approval_timeout,
+        ),
+    )
+
+
+def lock_key(directory: Path, name: str) -> str:
+    """The workspace's mutual-exclusion key: its real directory, so that two configs
+    pointing at one state also exclude each other."""
+    digest = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
+    return f"{name}-{digest}"
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _describe(loc: Loc, data: Any) -> str:
+    """`workspaces[2] (subnets).dependsOn[0]` from a pydantic location."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("name"), str) and loc[0] == "workspaces":
+                out += f" ({node['name']})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out or "document"
+
+
+def _from_validation_error(exc: ValidationError, doc: YamlDocument, source: str) -> ConfigError:
+    errors = exc.errors()
+    first = errors[0]
+    loc: Loc = tuple(p for p in first["loc"] if not isinstance(p, str) or not p.startswith("function-"))
+    where = _describe(loc, doc.data)
+    if first["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        section = next((str(p) for p in reversed(loc[:-1]) if isinstance(p, str)), "")
+        model = _SECTION_MODELS.get(section, InfraConfig)
+        hint = difflib.get_close_matches(key, accepted_keys(model), n=1)
+        message = f"{where}: unknown key {key!r}"
+        if hint:
+            message += f" (did you mean {hint[0]!r}?)"
+    elif first["type"] == "missing":
+        message = f"{where}: required key is missing"
+    else:
+        message = f"{where}: {first['msg']}"
+        if first["type"].endswith("_type") or first["type"] == "literal_error":
+            message += f" (got {_kind(first.get('input'))})"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return ConfigError(message, path=source, line=doc.line_of(loc))
+
+
+def _ws_error(doc: YamlDocument, source: str, index: int, name: str, key: str | None, message: str) -> ConfigError:
+    loc: Loc = ("workspaces", index) if key is None else ("workspaces", index, key)
+    return ConfigError(f"workspace {name!r}: {message}", path=source, line=doc.line_of(loc))
+
+
+def _check_graph(config: InfraConfig, doc: YamlDocument, source: str) -> Dag:
+    seen: dict[str, int] = {}
+    for i, ws in enumerate(config.workspaces):
+        if ws.name in seen:
+            raise _ws_error(doc, source, i, ws.name, "name", f"duplicate name (first defined as workspaces[{seen[ws.name]}])")
+        seen[ws.name] = i
+    names = sorted(seen)
+    for i, ws in enumerate(config.workspaces):
+        for dep in ws.depends_on:
+            if dep == ws.name:
+                raise _ws_error(doc, source, i, ws.name, "dependsOn", "depends on itself")
+            if dep not in seen:
+                hint = difflib.get_close_matches(dep, names, n=1)
+                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise _ws_error(doc, source, i, ws.name, "dependsOn", f"dependsOn names unknown workspace {dep!r}{extra}")
+    try:
+        dag = Dag({ws.name: ws.depends_on for ws in config.workspaces})
+    except DependencyCycleError as exc:
+        first = exc.message.removeprefix("cycle: ").split(" -> ")[0]
+        raise DependencyCycleError(exc.message, path=source, line=doc.line_of(("workspaces", seen[first], "dependsOn"))) from None
+    for i, ws in enumerate(config.workspaces):
+        ancestors = dag.ancestors(ws.name)
+        targets: dict[str, int] = {}
+        for j, mapping in enumerate(ws.inputs):
+            loc_key = "inputs"
+            if mapping.source_workspace not in ancestors:
+                raise ConfigError(
+                    f"workspace {ws.name!r}: input {mapping.target_var!r} reads from "
+                    f"{mapping.source_workspace!r}, which is not a direct or transitive dependency "
+                    "(add it to dependsOn)",
+                    path=source,
+                    line=doc.line_of(("workspaces", i, loc_key, j)),
+                )
+            if mapping.target_var in targets:
+                raise ConfigError(
+                    f"workspace {ws.name!r}: two inputs set variable {mapping.target_var!r}",
+                    path=source,
+                    line=doc.line_of(("workspaces", i, loc_key, j)),
+                )
+            targets[mapping.target_var] = j
+        ops = ws.operations
+        if not ops:
+            raise _ws_error(doc, source, i, ws.name, "operations", "operations must not be empty")
+        if len(set(ops)) != len(ops):
+            raise _ws_error(doc, source, i, ws.name, "operations", "operations lists a step twice")
+        if Operation.APPLY in ops and Operation.PLAN not in ops:
+            raise _ws_error(
+                doc, source, i, ws.name, "operations",
+                "'apply' needs 'plan': tfo only ever applies a saved plan",
+            )
+    return dag
+
+
+def _check_files(loaded: LoadedConfig, doc: YamlDocument, source: str) -> None:
+    if not loaded.root.is_dir():
+        raise ConfigError(
+            f"workspace_root {loaded.config.workspace_root!r} is not a directory ({loaded.root})",
+            path=source,
+            line=doc.line_of(("workspace_root",)),
+        )
+    for i, ws in enumerate(loaded.config.workspaces):
+        directory = loaded.workspace_dir(ws)
+        if not directory.is_dir():
+            raise _ws_error(doc, source, i, ws.name, "dir", f"dir {ws.dir!r} does not exist ({directory})")
+        tfvars = loaded.tfvars_path(ws)
+        if tfvars is not None:
+            try:
+                read_tfvars(tfvars)
+            except ConfigError as exc:
+                where = f"{exc.path}:{exc.line}" if exc.line else str(exc.path)
+                raise _ws_error(doc, source, i, ws.name, "tfvars", f"{exc.message} ({where})") from None

@@ -1,0 +1,134 @@
+"""The infra.yaml schema as pydantic models.
+
+The seed's camelCase keys (`dependsOn`, `sourceWorkspace`, `taskQueue`, ...) are the
+aliases; their snake_case spellings are accepted too. Unknown keys are rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from typing_extensions import Annotated
+
+from config.durations import Duration
+
+# Names end up in workflow IDs, file paths and terraform argument lists, so only a
+# conservative alphabet is allowed: no leading dot or dash, no separators, no spaces.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+VAR_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+
+
+def _check_name(value: str) -> str:
+    if not value:
+        raise ValueError("name must not be empty")
+    if not NAME_PATTERN.fullmatch(value) or ".." in value:
+        raise ValueError(
+            f"unsafe name {value!r}: use letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit (at most 63 characters)"
+        )
+    return value
+
+
+def _check_var(value: str) -> str:
+    if not VAR_PATTERN.fullmatch(value):
+        raise ValueError(f"invalid terraform variable or output name {value!r}")
+    return value
+
+
+SafeName = Annotated[str, AfterValidator(_check_name)]
+VarName = Annotated[str, AfterValidator(_check_var)]
+
+
+class Operation(StrEnum):
+    INIT = "init"
+    VALIDATE = "validate"
+    PLAN = "plan"
+    APPLY = "apply"
+
+
+ALL_OPERATIONS = [Operation.INIT, Operation.VALIDATE, Operation.PLAN, Operation.APPLY]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class InputMapping(_Strict):
+    """An upstream output feeding a downstream variable."""
+
+    source_workspace: SafeName
+    source_output: VarName
+    target_var: VarName
+
+
+class Workspace(_Strict):
+    """One terraform root module with its own state."""
+
+    name: SafeName
+    kind: Literal["terraform"] = "terraform"
+    dir: str = Field(min_length=1)
+    tfvars: str | None = None
+    vars: dict[VarName, Any] = Field(default_factory=dict)
+    depends_on: list[SafeName] = Field(default_factory=list)
+    inputs: list[InputMapping] = Field(default_factory=list)
+    operations: list[Operation] = Field(default_factory=lambda: list(ALL_OPERATIONS))
+    binary: str | None = Field(default=None, min_length=1)
+    task_queue: SafeName | None = None
+
+
+class TerraformSettings(_Strict):
+    """Top-level `terraform:` settings; `binary` may be `tofu` for OpenTofu."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    binary: str = Field(default="terraform", min_length=1)
+    parallelism: int = Field(default=4, ge=1, le=256)
+    lock_timeout: Duration = timedelta(minutes=5)
+    timeout: Duration = timedelta(hours=4)
+    heartbeat_timeout: Duration = timedelta(seconds=60)
+    approval_timeout: Duration = timedelta(hours=1)
+
+
+class InfraConfig(_Strict):
+    """The whole infra.yaml document."""
+
+    model_config = ConfigDict(serialize_by_alias=False)
+
+    name: SafeName | None = None
+    workspace_root: str = "."
+    task_queue: SafeName = "tfo"
+    terraform: TerraformSettings = Field(default_factory=TerraformSettings)
+    workspaces: list[Workspace] = Field(min_length=1)
+    # Reserved for the drift daemon; their schema is defined there.
+    schedules: list[dict[str, Any]] | None = None
+    alerts: dict[str, Any] | None = None
+
+    def workspace(self, name: str) -> Workspace:
+        for ws in self.workspaces:
+            if ws.name == name:
+                return ws
+        raise KeyError(name)
+
+
+# Keys accepted in each section, for did-you-mean suggestions.
+def accepted_keys(model: type[BaseModel]) -> list[str]:
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        keys.append(name)
+        if field.alias and field.alias != name:
+            keys.append(field.alias)
+    gen = model.model_config.get("alias_generator")
+    if callable(gen):
+        keys += [gen(name) for name in model.model_fields]
+    return sorted(set(keys))

@@ -1,0 +1,290 @@
+"""Models that the client, workflows and activities exchange.
+
+Each workflow and activity takes one model and returns one, so fields can be added
+without breaking running workflows. Payloads stay small: plan summaries travel,
+plans do not; sensitive values travel by reference, never by value.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from config.model import InputMapping, Operation
+
+SENSITIVE = "(sensitive)"
+
+Mode = Literal["plan", "apply"]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WorkspaceSpec(_Payload):
+    """A workspace after normalisation: absolute paths, resolved binary and queue."""
+
+    name: str
+    dir: str
+    tfvars: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    inputs: list[InputMapping] = Field(default_factory=list)
+    operations: list[Operation]
+    binary: str
+    task_queue: str
+    lock_key: str
+
+
+class RunSettings(_Payload):
+    """Timeouts and limits that apply to every workspace of a run."""
+
+    parallelism: int = 4
+    lock_timeout: timedelta = timedelta(minutes=5)
+    timeout: timedelta = timedelta(hours=4)
+    heartbeat_timeout: timedelta = timedelta(seconds=60)
+    approval_timeout: timedelta = timedelta(hours=1)
+
+
+class ConfigSnapshot(_Payload):
+    """A validated config, normalised by the client so the workflow does no I/O."""
+
+    name: str
+    path: str
+    state_dir: str
+    task_queue: str
+    workspaces: list[WorkspaceSpec]
+    settings: RunSettings
+
+    def workspace(self, name: str) -> WorkspaceSpec:
+        for ws in self.workspaces:
+            if ws.name == name:
+                return ws
+        raise KeyError(name)
+
+
+class RunRequest(_Payload):
+    """The one input of ParentWorkflow."""
+
+    config: ConfigSnapshot
+    mode: Mode
+    workspaces: list[str]
+    parallelism: int
+    auto_approve: bool = False
+    no_wait: bool = False
+    trigger: str = "cli"
+
+
+class OutputValue(_Payload):
+    """A terraform output. Sensitive values are never carried: `value` is None."""
+
+    value: Any = None
+    sensitive: bool = False
+
+    def display(self) -> Any:
+        return SENSITIVE if self.sensitive else self.value
+
+
+class SensitiveRef(_Payload):
+    """Where an activity can read a sensitive upstream output itself."""
+
+    workspace: str
+    dir: str
+    binary: str
+    output: str
+
+
+class InputValue(_Payload):
+    """One propagated input: a plain JSON value, or a reference to a sensitive one."""
+
+    value: Any = None
+    ref: SensitiveRef | None = None
+
+
+class ChangeCounts(_Payload):
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    replace: int = 0
+
+    def total(self) -> int:
+        return self.create + self.update + self.delete + self.replace
+
+    def destructive(self) -> int:
+        return self.delete + self.replace
+
+
+class ResourceChange(_Payload):
+    address: str
+    action: str
+
+
+class PlanSummary(_Payload):
+    """What a saved plan would do, parsed from `terraform show -json`."""
+
+    changes: ChangeCounts = Field(default_factory=ChangeCounts)
+    resources: list[ResourceChange] = Field(default_factory=list)
+    output_changes: list[str] = Field(default_factory=list)
+    drift: list[ResourceChange] = Field(default_factory=list)
+    outputs: dict[str, OutputValue] = Field(default_factory=dict)
+    terraform_version: str = ""
+
+    @property
+    def has_changes(self) -> bool:
+        return self.changes.total() > 0 or bool(self.output_changes)
+
+
+class PlanRequest(_Payload):
+    """Input of the plan activity: init, validate, plan and show, fused."""
+
+    run_id: str
+    state_dir: str
+    workspace: WorkspaceSpec
+    inputs: dict[str, InputValue] = Field(default_factory=dict)
+    settings: RunSettings
+    keep_plan: bool = False
+
+
+class PlanResult(_Payload):
+    summary: PlanSummary
+    plan_file: str | None = None
+    plan_sha256: str | None = None
+    input_digest: str
+    init_skipped: bool = False
+    worker: str = ""
+
+
+class ApplyRequest(_Payload):
+    """Input of the apply activity: apply exactly one saved plan, then read outputs."""
+
+    run_id: str
+    state_dir: str
+    workspace: WorkspaceSpec
+    plan_file: str
+    plan_sha256: str
+    settings: RunSettings
+
+
+class ApplyResult(_Payload):
+    outputs: dict[str, OutputValue] = Field(default_factory=dict)
+    resumed: bool = False
+    worker: str = ""
+
+
+class Phase(StrEnum):
+    PLAN = "plan"
+    APPLY = "apply"
+
+
+class WorkspaceRequest(_Payload):
+    """The one input of TerraformWorkflow."""
+
+    run_id: str
+    state_dir: str
+    workspace: WorkspaceSpec
+    phase: Phase
+    inputs: dict[str, InputValue] = Field(default_factory=dict)
+    settings: RunSettings
+    keep_plan: bool = False
+    approved: PlanResult | None = None
+
+
+class WorkspaceOutcome(_Payload):
+    """The one output of TerraformWorkflow."""
+
+    plan: PlanResult | None = None
+    applied: bool = False
+    replanned: bool = False
+    outputs: dict[str, OutputValue] = Field(default_factory=dict)
+    resumed: bool = False
+    worker: str = ""
+
+
+class WorkspaceStatus(StrEnum):
+    PENDING = "pending"
+    WAITING = "waiting"
+    RUNNING = "running"
+    PLANNED = "planned"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = {
+    WorkspaceStatus.SUCCEEDED,
+    WorkspaceStatus.FAILED,
+    WorkspaceStatus.SKIPPED,
+    WorkspaceStatus.CANCELLED,
+}
+
+
+class WorkspaceReport(_Payload):
+    """One workspace in a run's live status and in `--json`."""
+
+    status: WorkspaceStatus = WorkspaceStatus.PENDING
+    operation: str | None = None
+    detail: str | None = None
+    outcome: Literal["no_changes", "changes", "applied"] | None = None
+    changes: ChangeCounts = Field(default_factory=ChangeCounts)
+    resources: list[ResourceChange] = Field(default_factory=list)
+    output_changes: list[str] = Field(default_factory=list)
+    drift: list[ResourceChange] = Field(default_factory=list)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+    worker: str | None = None
+    replanned: bool = False
+    resumed: bool = False
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+class RunReport(_Payload):
+    """A run's status: the live query answer and the final result."""
+
+    run_id: str
+    config: str = ""
+    mode: Mode
+    status: RunStatus = RunStatus.RUNNING
+    changes: bool = False
+    trigger: str = "cli"
+    workspaces: dict[str, WorkspaceReport] = Field(default_factory=dict)
+    started_at: str | None = None
+    finished_at: str | None = None
+    approval_note: str | None = None
+
+    def public_json(self) -> dict[str, Any]:
+        """The stable `--json` shape."""
+        return {
+            "run_id": self.run_id,
+            "mode": self.mode,
+            "status": self.status.value,
+            "changes": self.changes,
+            "workspaces": {
+                name: {
+                    "status": ws.status.value,
+                    "changes": ws.changes.model_dump(),
+                    "resources": [r.model_dump() for r in ws.resources],
+                    "outputs": ws.outputs,
+                    "error": ws.error,
+                }
+                for name, ws in self.workspaces.items()
+            },
+        }
+
+
+class ApprovalDecision(_Payload):
+    approved: bool
+    by: str = ""
+    reason: str = ""

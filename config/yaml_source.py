@@ -1,0 +1,143 @@
+"""Safe YAML reading that remembers the line of every key and item.
+
+Hostile input fails fast: bytes that are not UTF-8, huge files, deep nesting and
+alias bombs are rejected before any object is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.errors import ConfigError
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML document and the 1-based line of every path in it."""
+
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The line of `loc`, or of its nearest enclosing path."""
+        while True:
+            if loc in self.lines:
+                return self.lines[loc]
+            if not loc:
+                return None
+            loc = loc[:-1]
+
+
+def read_yaml(path: Path) -> YamlDocument:
+    """Read and parse one YAML file into plain Python data."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a config file", path=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    return parse_yaml(raw, source=str(path))
+
+
+def parse_yaml(raw: bytes, *, source: str) -> YamlDocument:
+    """Parse YAML bytes; `source` names them in errors."""
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"file is too large ({len(raw)} bytes; the limit is {MAX_BYTES})", path=source)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not valid UTF-8 (byte {exc.start})", path=source) from None
+    if not text.strip():
+        raise ConfigError("the file is empty", path=source)
+    _check_shape(text, source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, source) from None
+    if node is None:
+        raise ConfigError("the file holds no YAML document", path=source)
+    _check_expanded_size(node, source)
+    lines: dict[Loc, int] = {}
+    _record_lines(node, (), lines)
+    try:
+        data = yaml.SafeLoader(text).get_single_data()
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, source) from None
+    return YamlDocument(data=data, lines=lines)
+
+
+def _syntax_error(exc: yaml.YAMLError, source: str) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return ConfigError(
+        f"YAML syntax error: {problem}",
+        path=source,
+        line=(mark.line + 1) if mark is not None else None,
+    )
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Reject deep nesting from the event stream, which the parser builds iteratively."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ConfigError(
+                        f"nesting deeper than {MAX_DEPTH} levels",
+                        path=source,
+                        line=event.start_mark.line + 1,
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, yaml.DocumentStartEvent) and event.explicit and depth == 0:
+                continue
+    except yaml.YAMLError as exc:
+        raise _syntax_error(exc, source) from None
+
+
+def _check_expanded_size(root: yaml.Node, source: str) -> None:
+    """Count nodes as if every alias were expanded; stops alias bombs."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        sizes[key] = min(total, MAX_NODES + 1)
+        return sizes[key]
+
+    if size(root) > MAX_NODES:
+        raise ConfigError(
+            f"document expands to more than {MAX_NODES} nodes (an alias bomb?)", path=source
+        )
+
+
+def _record_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                lines[(*loc, key.value)] = key.start_mark.line + 1
+                _record_lines(value, (*loc, key.value), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, child in enumerate(node.value):
+            _record_lines(child, (*loc, index), lines)
