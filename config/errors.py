@@ -26,7 +26,15 @@ class ConfigError(TfoError):
         where = self.path or "<config>"
         if self.line is not None:
             where = f"{where}:{self.line}"
-        return f"{where}: {self.message}"
+        return _printable(f"{where}: {self.message}")
+
+
+def _printable(text: str) -> str:
+    """Escape control characters: a hostile name or key in the config must not be able to
+    split the one-line error or write terminal escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class DependencyCycleError(ConfigError):
@@ -47,3 +55,24 @@ class RunError(TfoError):
 
 class ConnectionFailedError(TfoError):
     """tfo could not reach (or start) a Temporal server."""
+
+
+class ErrorType:
+    """Stable `ApplicationError.type` values shared by activities and workflows."""
+
+    CONFIG = "ConfigError"
+    BINARY_MISSING = "TerraformBinaryMissing"
+    INVALID = "TerraformInvalid"
+    MISSING_VARIABLE = "MissingVariable"
+    MISSING_OUTPUT = "MissingOutput"
+    STATE_LOCKED = "StateLocked"
+    TRANSIENT = "TerraformTransient"
+    FAILED = "TerraformFailed"
+    STALE_PLAN = "StalePlan"
+    PLAN_ALREADY_APPLIED = "PlanAlreadyApplied"
+    PLAN_TAMPERED = "PlanTampered"
+    APPLY_FAILED = "ApplyFailed"
+    NEEDS_REVIEW = "NeedsReview"
+    LOCKED = "WorkspaceLocked"
+
+    RETRYABLE = frozenset({STATE_LOCKED, TRANSIENT})

@@ -150,26 +150,45 @@ def _describe(loc: Loc, data: Any) -> str:
 
 def _from_validation_error(exc: ValidationError, doc: YamlDocument, source: str) -> ConfigError:
     errors = exc.errors()
-    first = errors[0]
+    # A misspelt key also shows up as a missing one; the misspelling is the culprit.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc: Loc = tuple(p for p in first["loc"] if not isinstance(p, str) or not p.startswith("function-"))
     where = _describe(loc, doc.data)
     if first["type"] == "extra_forbidden":
         key = str(loc[-1])
         section = next((str(p) for p in reversed(loc[:-1]) if isinstance(p, str)), "")
         model = _SECTION_MODELS.get(section, InfraConfig)
-        hint = difflib.get_close_matches(key, accepted_keys(model), n=1)
+        hint = _did_you_mean(key, accepted_keys(model))
         message = f"{where}: unknown key {key!r}"
         if hint:
-            message += f" (did you mean {hint[0]!r}?)"
+            message += f" (did you mean {hint!r}?)"
     elif first["type"] == "missing":
         message = f"{where}: required key is missing"
     else:
         message = f"{where}: {first['msg']}"
-        if first["type"].endswith("_type") or first["type"] == "literal_error":
-            message += f" (got {_kind(first.get('input'))})"
+        value = first.get("input")
+        choice = first["type"] in ("enum", "literal_error")
+        if choice and isinstance(value, str) and len(value) <= 64:
+            message += f" (got {value!r})"
+        elif first["type"].endswith("_type") or first["type"] == "literal_error":
+            message += f" (got {_kind(value)})"
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return ConfigError(message, path=source, line=doc.line_of(loc))
+
+
+def _did_you_mean(key: str, accepted: list[str]) -> str | None:
+    """The accepted key closest to `key`, ignoring case and underscores, spelt in the
+    user's style: `dependson` suggests `dependsOn`, `depends_onn` suggests `depends_on`."""
+    spellings: dict[str, list[str]] = {}
+    for candidate in accepted:
+        spellings.setdefault(candidate.replace("_", "").lower(), []).append(candidate)
+    match = difflib.get_close_matches(key.replace("_", "").lower(), list(spellings), n=1)
+    if not match:
+        return None
+    options = spellings[match[0]]
+    snake = "_" in key
+    return next((o for o in options if ("_" in o) == snake), options[0])
 
 
 def _ws_error(doc: YamlDocument, source: str, index: int, name: str, key: str | None, message: str) -> ConfigError:

@@ -152,7 +152,6 @@ class PlanResult(_Payload):
     summary: PlanSummary
     plan_file: str | None = None
     plan_sha256: str | None = None
-    input_digest: str
     init_skipped: bool = False
     worker: str = ""
 
@@ -190,6 +189,7 @@ class WorkspaceRequest(_Payload):
     settings: RunSettings
     keep_plan: bool = False
     approved: PlanResult | None = None
+    max_destructive: int | None = None
 
 
 class WorkspaceOutcome(_Payload):

@@ -46,3 +46,205 @@ def schema() -> int:
     from daemon.commands.schema import schema as run
 
     return run()
+
+
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--temporal-address", help="Temporal frontend host:port (client mode). Env: TFO_TEMPORAL_ADDRESS."),
+]
+NamespaceOpt = Annotated[str | None, typer.Option("--namespace", help="Temporal namespace. Env: TFO_TEMPORAL_NAMESPACE.")]
+TlsCertOpt = Annotated[Path | None, typer.Option("--tls-cert", help="mTLS client certificate. Env: TFO_TEMPORAL_TLS_CERT.")]
+TlsKeyOpt = Annotated[Path | None, typer.Option("--tls-key", help="mTLS client key. Env: TFO_TEMPORAL_TLS_KEY.")]
+TlsCaOpt = Annotated[Path | None, typer.Option("--tls-ca", help="Server CA certificate. Env: TFO_TEMPORAL_TLS_CA.")]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="tfo's state dir (default: .tfo next to the config). Env: TFO_STATE_DIR."),
+]
+WorkspacesOpt = Annotated[
+    list[str] | None, typer.Option("-w", "--workspace", help="Only these workspaces (and their dependencies).")
+]
+ParallelismOpt = Annotated[int | None, typer.Option("--parallelism", min=1, help="Workspaces run at once.")]
+LocalWorkerOpt = Annotated[bool, typer.Option("--local-worker", help="In client mode, also run a worker here.")]
+RunIdArg = Annotated[str, typer.Argument(help="The run ID that plan/apply printed.", show_default=False)]
+
+
+def _conn(address: str | None, namespace: str | None, cert: Path | None, key: Path | None, ca: Path | None):  # type: ignore[no-untyped-def]
+    from daemon.connection import ConnectionSettings
+
+    return ConnectionSettings.from_options(
+        address=address, namespace=namespace, tls_cert=cert, tls_key=key, tls_ca=ca
+    )
+
+
+@app.command()
+def plan(
+    config: ConfigArg,
+    workspace: WorkspacesOpt = None,
+    parallelism: ParallelismOpt = None,
+    as_json: JsonOpt = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Fail at once if a workspace is locked.")] = False,
+    state_dir: StateDirOpt = None,
+    local_worker: LocalWorkerOpt = False,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Plan the DAG. Exit 0: no changes; 2: changes; 1: something failed."""
+    from daemon.commands.run import RunOptions, run_command
+
+    opts = RunOptions(
+        mode="plan", workspaces=workspace or [], parallelism=parallelism, as_json=as_json,
+        no_wait=no_wait, state_dir=state_dir, local_worker=local_worker,
+    )
+    return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
+
+
+@app.command()
+def apply(
+    config: ConfigArg,
+    workspace: WorkspacesOpt = None,
+    parallelism: ParallelismOpt = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Skip the approval gate.")] = False,
+    as_json: JsonOpt = False,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Fail at once if a workspace is locked.")] = False,
+    state_dir: StateDirOpt = None,
+    local_worker: LocalWorkerOpt = False,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Plan, wait for approval, then apply in DAG order. Exit 0 on success, 1 otherwise."""
+    from daemon.commands.run import RunOptions, run_command
+
+    opts = RunOptions(
+        mode="apply", workspaces=workspace or [], parallelism=parallelism, auto_approve=auto_approve,
+        as_json=as_json, no_wait=no_wait, state_dir=state_dir, local_worker=local_worker,
+    )
+    return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
+
+
+@app.command()
+def status(
+    run_id: RunIdArg,
+    as_json: JsonOpt = False,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Show a run's per-workspace status."""
+    from daemon.commands.status import status as run
+
+    return run(run_id, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir, as_json=as_json)
+
+
+@app.command("runs")
+def runs_(
+    config: Annotated[Path | None, typer.Argument(help="Config whose state dir to use (embedded mode).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
+    as_json: JsonOpt = False,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """List recent runs."""
+    from daemon.commands.runs_list import list_runs
+
+    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    return list_runs(config, conn, state_dir=state_dir, limit=limit, as_json=as_json)
+
+
+def _decide(run_id: str, approved: bool, reason: str, state_dir: Path | None, conn) -> int:  # type: ignore[no-untyped-def]
+    from daemon.commands.decide import decide
+
+    return decide(run_id, conn, approved=approved, reason=reason, state_dir=state_dir)
+
+
+@app.command()
+def approve(
+    run_id: RunIdArg,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Approve an apply waiting at its gate."""
+    return _decide(run_id, True, "", state_dir, _conn(address, namespace, tls_cert, tls_key, tls_ca))
+
+
+@app.command()
+def reject(
+    run_id: RunIdArg,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Reject an apply waiting at its gate; nothing is applied."""
+    return _decide(run_id, False, reason, state_dir, _conn(address, namespace, tls_cert, tls_key, tls_ca))
+
+
+@app.command()
+def cancel(
+    run_id: RunIdArg,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Cancel a run: running terraform gets SIGINT, dependents are not started."""
+    from daemon.commands.cancel import cancel as run
+
+    return run(run_id, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir)
+
+
+@app.command()
+def resume(
+    run_id: RunIdArg,
+    as_json: JsonOpt = False,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Resume an interrupted run (embedded mode runs its workers here) and follow it."""
+    from daemon.commands.resume import resume as run
+
+    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    return run(run_id, conn, state_dir=state_dir, as_json=as_json)
+
+
+@app.command()
+def worker(
+    task_queue: Annotated[list[str] | None, typer.Option("--task-queue", help="Extra queue(s) to serve.")] = None,
+    default_queue: Annotated[str, typer.Option("--default-queue", help="The workflow queue.")] = "tfo",
+    identity: Annotated[str | None, typer.Option("--identity")] = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Run a worker against a Temporal server, for scale-out."""
+    from daemon.commands.worker import worker as run
+
+    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    return run(conn, queues=task_queue or [], default_queue=default_queue, identity=identity)

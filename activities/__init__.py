@@ -1,0 +1,1 @@
+"""Side effects that Temporal retries: terraform runs, alerts and drift records."""

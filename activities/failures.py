@@ -1,0 +1,65 @@
+"""Classifying terraform failures into retryable and non-retryable errors."""
+
+from __future__ import annotations
+
+import re
+
+from temporalio.exceptions import ApplicationError
+
+from activities.runner import CommandResult
+from config.errors import ErrorType
+
+_TRANSIENT = re.compile(
+    r"(i/o timeout|connection reset|connection refused|TLS handshake timeout|"
+    r"no such host|Throttling|Rate exceeded|RequestLimitExceeded|TooManyRequests|"
+    r"status code:? 5\d\d|503 Service Unavailable|temporarily unavailable)",
+    re.IGNORECASE,
+)
+_LOCATION = re.compile(r"on (\S+) line (\d+)")
+
+
+def error_summary(stderr: str) -> str:
+    """terraform's first `Error:` line, with its file and line when given."""
+    lines = [line.strip(" │╷╵") .strip() for line in stderr.splitlines()]
+    for i, line in enumerate(lines):
+        if line.startswith("Error:"):
+            summary = line.removeprefix("Error:").strip()
+            for follow in lines[i + 1 : i + 6]:
+                match = _LOCATION.search(follow)
+                if match:
+                    return f"{summary} ({match.group(1)} line {match.group(2)})"
+            return summary
+    tail = [line for line in lines if line]
+    return tail[-1] if tail else "no error output"
+
+
+def classify(result: CommandResult, *, workspace: str) -> ApplicationError:
+    """The ApplicationError to raise for a failed command."""
+    text = result.stderr + result.stdout
+    summary = error_summary(result.stderr or result.stdout)
+    message = f"{workspace}: terraform {result.command} failed: {summary}"
+    if "Error acquiring the state lock" in text:
+        return _error(f"{workspace}: state is locked by another process: {summary}", ErrorType.STATE_LOCKED)
+    if "Saved plan is stale" in text:
+        return _error(
+            f"{workspace}: the saved plan is stale (state changed since it was made); "
+            "run tfo apply again to plan afresh",
+            ErrorType.STALE_PLAN,
+        )
+    if "No value for required variable" in text:
+        return _error(message, ErrorType.MISSING_VARIABLE)
+    if _TRANSIENT.search(text):
+        return _error(message, ErrorType.TRANSIENT)
+    if result.command in ("init", "validate"):
+        return _error(message, ErrorType.INVALID)
+    if result.command == "apply":
+        return _error(message, ErrorType.APPLY_FAILED)
+    return _error(message, ErrorType.FAILED)
+
+
+def _error(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=kind not in ErrorType.RETRYABLE)
+
+
+def non_retryable(message: str, kind: str) -> ApplicationError:
+    return ApplicationError(message, type=kind, non_retryable=True)

@@ -1,0 +1,66 @@
+"""Turning `terraform show -json PLANFILE` into a PlanSummary.
+
+The plan JSON is the only source of truth: `-detailed-exitcode` reports changes
+even for a clean refresh-only plan, so the exit code is never trusted alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.payloads import ChangeCounts, OutputValue, PlanSummary, ResourceChange
+
+
+def action_of(actions: list[str]) -> str | None:
+    """Map terraform's action list to one word; None for no-op and reads."""
+    if sorted(actions) == ["create", "delete"]:
+        return "replace"
+    if len(actions) == 1 and actions[0] in ("create", "update", "delete"):
+        return actions[0]
+    return None
+
+
+def summarize(plan: dict[str, Any]) -> PlanSummary:
+    counts = ChangeCounts()
+    resources: list[ResourceChange] = []
+    for rc in plan.get("resource_changes") or []:
+        if rc.get("mode") == "data":
+            continue
+        action = action_of(rc.get("change", {}).get("actions", []))
+        if action is None:
+            continue
+        setattr(counts, action, getattr(counts, action) + 1)
+        resources.append(ResourceChange(address=rc.get("address", "?"), action=action))
+    drift = []
+    for rc in plan.get("resource_drift") or []:
+        action = action_of(rc.get("change", {}).get("actions", []))
+        if action is not None:
+            drift.append(ResourceChange(address=rc.get("address", "?"), action=action))
+    output_changes = sorted(
+        name
+        for name, change in (plan.get("output_changes") or {}).items()
+        if change.get("actions") not in (["no-op"], None)
+    )
+    return PlanSummary(
+        changes=counts,
+        resources=sorted(resources, key=lambda r: r.address),
+        output_changes=output_changes,
+        drift=sorted(drift, key=lambda r: r.address),
+        outputs=current_outputs(plan),
+        terraform_version=str(plan.get("terraform_version", "")),
+    )
+
+
+def current_outputs(plan: dict[str, Any]) -> dict[str, OutputValue]:
+    """The outputs in the state the plan started from (refreshed), secrets removed."""
+    values = ((plan.get("prior_state") or {}).get("values") or {}).get("outputs") or {}
+    return redact_outputs(values)
+
+
+def redact_outputs(raw: dict[str, Any]) -> dict[str, OutputValue]:
+    """`{name: {value, sensitive}}` (as in `output -json`) with sensitive values dropped."""
+    out: dict[str, OutputValue] = {}
+    for name, item in sorted(raw.items()):
+        sensitive = bool(item.get("sensitive"))
+        out[name] = OutputValue(value=None if sensitive else item.get("value"), sensitive=sensitive)
+    return out

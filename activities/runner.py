@@ -1,0 +1,221 @@
+"""Running terraform as a subprocess: argument building and process-group handling.
+
+Every command runs in its own process group, so a cancel reaches terraform and
+anything it spawned: SIGINT first (terraform then saves state and releases its
+lock), SIGKILL only after a grace period. If the worker dies, the kernel sends
+SIGINT to plan-type commands; applies run under a detached sentinel instead, so
+that a dead worker never leaves a half-written state behind (see apply_sentinel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from config.errors import TerraformError
+
+_PR_SET_PDEATHSIG = 1
+MAX_CAPTURE = 64 * 1024
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A finished terraform command."""
+
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def terraform_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment terraform runs with: the worker's, plus automation settings.
+
+    Provider credentials and TF_CLI_CONFIG_FILE pass through unchanged.
+    """
+    env = dict(os.environ if base is None else base)
+    env["TF_IN_AUTOMATION"] = "1"
+    env["TF_INPUT"] = "0"
+    env["CHECKPOINT_DISABLE"] = "1"
+    return env
+
+
+def resolve_binary(binary: str) -> str:
+    """An absolute path for `binary` (e.g. `terraform` or `tofu`).
+
+    Raises:
+        TerraformError: it is not found.
+    """
+    if os.sep in binary:
+        if not os.access(binary, os.X_OK):
+            raise TerraformError(f"terraform binary {binary!r} is not an executable file")
+        return binary
+    found = shutil.which(binary)
+    if not found:
+        raise TerraformError(f"terraform binary {binary!r} not found on PATH")
+    return found
+
+
+def seconds_arg(value: timedelta) -> str:
+    return f"{int(value.total_seconds())}s"
+
+
+def init_args() -> list[str]:
+    return ["init", "-input=false", "-no-color"]
+
+
+def validate_args() -> list[str]:
+    return ["validate", "-no-color"]
+
+
+def plan_args(*, plan_file: Path, var_file: Path, lock_timeout: timedelta) -> list[str]:
+    return [
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-detailed-exitcode",
+        f"-lock-timeout={seconds_arg(lock_timeout)}",
+        f"-var-file={var_file}",
+        f"-out={plan_file}",
+    ]
+
+
+def show_args(*, plan_file: Path) -> list[str]:
+    return ["show", "-json", "-no-color", str(plan_file)]
+
+
+def apply_args(*, plan_file: Path, lock_timeout: timedelta) -> list[str]:
+    return [
+        "apply",
+        "-input=false",
+        "-no-color",
+        "-auto-approve",
+        f"-lock-timeout={seconds_arg(lock_timeout)}",
+        str(plan_file),
+    ]
+
+
+def output_args() -> list[str]:
+    return ["output", "-json", "-no-color"]
+
+
+class TerraformRunner:
+    """Runs terraform commands with heartbeats and graceful cancellation.
+
+    Args:
+        env: The environment for terraform (default: `terraform_env()`).
+        grace: How long to wait after SIGINT before SIGKILL.
+        heartbeat_every: Seconds between heartbeat callbacks while a command runs.
+        on_finish: Called with (command, seconds) after each command, for metrics.
+    """
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        grace: timedelta = timedelta(seconds=30),
+        heartbeat_every: float = 2.0,
+        on_finish: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self._env = dict(env) if env is not None else terraform_env()
+        self._grace = grace.total_seconds()
+        self._every = heartbeat_every
+        self._on_finish = on_finish
+
+    async def run(
+        self,
+        binary: str,
+        args: list[str],
+        *,
+        cwd: Path,
+        heartbeat: Callable[[], None] | None = None,
+    ) -> CommandResult:
+        """Run one command to completion; stdout and stderr are captured."""
+        started = time.monotonic()
+        proc = await asyncio.create_subprocess_exec(
+            resolve_binary(binary),
+            *args,
+            cwd=cwd,
+            env=self._env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        communicate = asyncio.ensure_future(proc.communicate())
+        try:
+            out, err = await self._wait(communicate, heartbeat)
+        except asyncio.CancelledError:
+            await self.interrupt(proc.pid, lambda: proc.returncode is not None)
+            communicate.cancel()
+            raise
+        seconds = time.monotonic() - started
+        if self._on_finish:
+            self._on_finish(args[0], seconds)
+        return CommandResult(
+            command=args[0],
+            returncode=proc.returncode if proc.returncode is not None else -1,
+            stdout=out.decode(errors="replace")[-MAX_CAPTURE * 16 :],
+            stderr=err.decode(errors="replace")[-MAX_CAPTURE:],
+            seconds=seconds,
+        )
+
+    async def _wait(
+        self, future: asyncio.Future[tuple[bytes, bytes]], heartbeat: Callable[[], None] | None
+    ) -> tuple[bytes, bytes]:
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=self._every)
+            if done:
+                return future.result()
+            if heartbeat:
+                heartbeat()
+
+    async def interrupt(self, pid: int, finished: Callable[[], bool]) -> None:
+        """SIGINT the process group of `pid`, then SIGKILL it after the grace period."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGINT)
+        deadline = time.monotonic() + self._grace
+        while time.monotonic() < deadline and not finished() and _group_alive(pid):
+            await asyncio.sleep(0.1)
+        if not finished() and _group_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self._env)
+
+    @property
+    def heartbeat_every(self) -> float:
+        return self._every
+
+    def finished(self, command: str, seconds: float) -> None:
+        if self._on_finish:
+            self._on_finish(command, seconds)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

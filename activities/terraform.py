@@ -1,0 +1,246 @@
+"""Terraform activities: one fused activity per phase to keep round trips few.
+
+- `plan_workspace`: var file, init (skipped when nothing it depends on changed),
+  validate, plan, show -json; returns a PlanSummary and, in apply runs, a saved plan.
+- `apply_workspace`: applies exactly that saved plan, once, then reads outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+
+from activities import workdir
+from activities.failures import classify, non_retryable
+from activities.plan_summary import redact_outputs, summarize
+from activities.runner import (
+    CommandResult,
+    TerraformRunner,
+    apply_args,
+    init_args,
+    output_args,
+    plan_args,
+    resolve_binary,
+    show_args,
+    validate_args,
+)
+from activities.variables import merge_variables, write_var_file
+from config.errors import ErrorType, TerraformError
+from config.model import Operation
+from config.payloads import (
+    ApplyRequest,
+    ApplyResult,
+    PlanRequest,
+    PlanResult,
+    WorkspaceSpec,
+)
+
+
+def _heartbeat(step: str, workspace: str) -> None:
+    activity.heartbeat({"workspace": workspace, "step": step})
+
+
+class TerraformActivities:
+    """Terraform activities, given their runner so tests can hand in another.
+
+    Args:
+        runner: Runs terraform subprocesses.
+        worker_id: Recorded in results, so a run shows which worker did what.
+    """
+
+    def __init__(self, runner: TerraformRunner, *, worker_id: str) -> None:
+        self._runner = runner
+        self._worker = worker_id
+
+    async def _run(self, ws: WorkspaceSpec, args: list[str], *, cwd: str | None = None) -> CommandResult:
+        try:
+            return await self._runner.run(
+                ws.binary, args, cwd=Path(cwd or ws.dir), heartbeat=lambda: _heartbeat(args[0], ws.name)
+            )
+        except TerraformError as exc:
+            raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
+
+    async def _read_outputs(self, binary: str, directory: str) -> dict[str, Any]:
+        result = await self._runner.run(binary, output_args(), cwd=Path(directory))
+        if result.returncode != 0:
+            raise classify(result, workspace=Path(directory).name)
+        return json.loads(result.stdout or "{}")  # type: ignore[no-any-return]
+
+    @activity.defn(name="plan_workspace")
+    async def plan_workspace(self, req: PlanRequest) -> PlanResult:
+        ws = req.workspace
+        if not Path(ws.dir).is_dir():
+            raise non_retryable(f"{ws.name}: dir {ws.dir} does not exist", ErrorType.CONFIG)
+        run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
+        var_file = run_dir / "vars.tfvars.json"
+        plan_file = workdir.plan_path(req.state_dir, req.run_id, ws.name)
+        try:
+            values = await merge_variables(ws, req.inputs, self._read_outputs)
+            write_var_file(var_file, values)
+            init_skipped = await self._init(req)
+            if Operation.VALIDATE in ws.operations:
+                await self._check(ws, await self._run(ws, validate_args()))
+            if Operation.PLAN not in ws.operations:
+                outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
+                summary = summarize({"prior_state": {"values": {"outputs": {}}}})
+                summary.outputs = outputs
+                return PlanResult(summary=summary, init_skipped=init_skipped, worker=self._worker)
+            result = await self._run(
+                ws, plan_args(plan_file=plan_file, var_file=var_file, lock_timeout=req.settings.lock_timeout)
+            )
+            if result.returncode not in (0, 2):
+                raise classify(result, workspace=ws.name)
+            shown = await self._run(ws, show_args(plan_file=plan_file))
+            await self._check(ws, shown)
+            summary = summarize(json.loads(shown.stdout))
+        finally:
+            var_file.unlink(missing_ok=True)
+        if not req.keep_plan:
+            plan_file.unlink(missing_ok=True)
+            _remove_empty(run_dir)
+            return PlanResult(summary=summary, init_skipped=init_skipped, worker=self._worker)
+        return PlanResult(
+            summary=summary,
+            plan_file=str(plan_file.relative_to(req.state_dir)),
+            plan_sha256=workdir.sha256_file(plan_file),
+            init_skipped=init_skipped,
+            worker=self._worker,
+        )
+
+    async def _check(self, ws: WorkspaceSpec, result: CommandResult) -> None:
+        if result.returncode != 0:
+            raise classify(result, workspace=ws.name)
+
+    async def _init(self, req: PlanRequest) -> bool:
+        """Run init unless the last successful one saw the same inputs; True if skipped."""
+        ws = req.workspace
+        if Operation.INIT not in ws.operations:
+            return True
+        try:
+            binary = resolve_binary(ws.binary)
+        except TerraformError as exc:
+            raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
+        marker = workdir.init_marker(req.state_dir, ws.lock_key)
+        fingerprint = workdir.init_fingerprint(Path(ws.dir), binary, self._runner.env)
+        initialised = (Path(ws.dir) / ".terraform").is_dir()
+        if initialised and workdir.read_marker(marker).get("fingerprint") == fingerprint:
+            return True
+        await self._check(ws, await self._run(ws, init_args()))
+        fingerprint = workdir.init_fingerprint(Path(ws.dir), binary, self._runner.env)
+        workdir.write_private(marker, json.dumps({"fingerprint": fingerprint}))
+        return False
+
+    @activity.defn(name="apply_workspace")
+    async def apply_workspace(self, req: ApplyRequest) -> ApplyResult:
+        ws = req.workspace
+        plan_file = Path(req.state_dir) / req.plan_file
+        run_dir = plan_file.parent
+        applied = run_dir / "apply.done"
+        started = run_dir / "apply.started"
+        rc_file = run_dir / "apply.rc"
+        log_file = run_dir / "apply.log"
+        if applied.exists():
+            raise non_retryable(f"{ws.name}: this plan was already applied; refusing to apply it twice", ErrorType.PLAN_ALREADY_APPLIED)
+        resumed = started.exists()
+        if not resumed:
+            if not plan_file.is_file() or workdir.sha256_file(plan_file) != req.plan_sha256:
+                raise non_retryable(f"{ws.name}: the saved plan is missing or was modified", ErrorType.PLAN_TAMPERED)
+            workdir.write_private(started, json.dumps({"attempt": activity.info().attempt, "worker": self._worker}))
+            await self._start_apply(ws, plan_file, rc_file, log_file, req)
+        rc = await self._await_apply(ws, rc_file, started)
+        log = log_file.read_text(errors="replace") if log_file.exists() else ""
+        if rc != 0:
+            failed = CommandResult(command="apply", returncode=rc, stdout="", stderr=log, seconds=0)
+            raise classify(failed, workspace=ws.name)
+        workdir.write_private(applied, "ok")
+        plan_file.unlink(missing_ok=True)
+        outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
+        return ApplyResult(outputs=outputs, resumed=resumed, worker=self._worker)
+
+    async def _start_apply(
+        self, ws: WorkspaceSpec, plan_file: Path, rc_file: Path, log_file: Path, req: ApplyRequest
+    ) -> None:
+        try:
+            binary = resolve_binary(ws.binary)
+        except TerraformError as exc:
+            raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
+        args = apply_args(plan_file=plan_file, lock_timeout=req.settings.lock_timeout)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "activities.apply_sentinel", str(rc_file), str(log_file), binary, *args,
+            cwd=ws.dir,
+            env={**self._runner.env, "PYTHONPATH": _project_path()},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        (rc_file.parent / "apply.pid").write_text(f"{socket.gethostname()} {proc.pid}")
+
+    async def _await_apply(self, ws: WorkspaceSpec, rc_file: Path, started: Path) -> int:
+        """Wait for the sentinel's exit-code file, heartbeating; SIGINT it on cancel."""
+        began = time.monotonic()
+        pid_file = rc_file.parent / "apply.pid"
+        while not rc_file.exists():
+            try:
+                await asyncio.sleep(0.1)
+            except asyncio.CancelledError:
+                pid = _sentinel_pid(pid_file)
+                if pid is not None:
+                    await self._runner.interrupt(pid, rc_file.exists)
+                raise
+            if time.monotonic() - began >= self._runner.heartbeat_every:
+                began = time.monotonic()
+                _heartbeat("apply", ws.name)
+            if not _sentinel_alive(pid_file) and not rc_file.exists():
+                raise non_retryable(
+                    f"{ws.name}: the apply process vanished without an exit code; "
+                    "check the workspace state before applying again",
+                    ErrorType.APPLY_FAILED,
+                )
+        self._runner.finished("apply", time.monotonic() - began)
+        return int(rc_file.read_text().strip() or "1")
+
+
+def _sentinel_pid(pid_file: Path) -> int | None:
+    """The sentinel's pid if it runs on this host; None if unknown or elsewhere."""
+    try:
+        host, pid = pid_file.read_text().split()
+    except (OSError, ValueError):
+        return None
+    return int(pid) if host == socket.gethostname() else None
+
+
+def _sentinel_alive(pid_file: Path) -> bool:
+    pid = _sentinel_pid(pid_file)
+    if pid is None:
+        return True  # not written yet, or on another host: wait for its exit code
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _project_path() -> str:
+    here = str(Path(__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH")
+    return f"{here}{os.pathsep}{existing}" if existing else here
+
+
+def _remove_empty(run_dir: Path) -> None:
+    """Drop a plan-only run's now empty directories, so drift checks leave no litter."""
+    for path in (run_dir, run_dir.parent):
+        try:
+            path.rmdir()
+        except OSError:
+            return

@@ -1,0 +1,61 @@
+"""Where a run keeps its files: `STATE_DIR/runs/RUN_ID/WORKSPACE/`.
+
+The state dir sits next to the config, which every worker must already reach to
+see the workspaces, so a plan saved by one worker can be applied by another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+
+def run_dir(state_dir: str, run_id: str, workspace: str) -> Path:
+    return Path(state_dir) / "runs" / run_id / workspace
+
+
+def plan_path(state_dir: str, run_id: str, workspace: str) -> Path:
+    return run_dir(state_dir, run_id, workspace) / "plan.tfplan"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def init_fingerprint(ws_dir: Path, binary: str, env: dict[str, str]) -> str:
+    """What `init` depends on: the binary, the module's files, the lock file and CLI config."""
+    digest = hashlib.sha256()
+    digest.update(binary.encode())
+    digest.update(str(os.stat(binary).st_mtime_ns).encode())
+    digest.update(env.get("TF_CLI_CONFIG_FILE", "").encode())
+    for path in sorted(ws_dir.iterdir()):
+        if path.suffix in (".tf", ".hcl") or path.name.endswith(".tf.json"):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def init_marker(state_dir: str, lock_key: str) -> Path:
+    return Path(state_dir) / "init" / f"{lock_key}.json"
+
+
+def read_marker(path: Path) -> dict[str, str]:
+    try:
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return {}
+
+
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

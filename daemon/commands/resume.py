@@ -1,0 +1,20 @@
+"""`tfo resume RUN_ID`: run workers for an interrupted run and follow it to its end."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from daemon.commands.run import emit, exit_code, watch
+from daemon.connection import ConnectionSettings
+from daemon.session import session_for_run
+
+
+def resume(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_json: bool) -> int:
+    async def main():  # type: ignore[no-untyped-def]
+        async with session_for_run(conn, run_id, state_dir=state_dir, with_worker=True) as session:
+            return await watch(session.client, run_id, as_json=as_json)
+
+    report = asyncio.run(main())
+    emit(report, as_json=as_json)
+    return exit_code(report)

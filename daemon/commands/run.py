@@ -1,0 +1,148 @@
+"""`tfo plan` and `tfo apply`: run the DAG, show progress, exit like -detailed-exitcode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.loader import load_config
+from config.payloads import Mode, RunReport, RunStatus
+from daemon import runs
+from daemon.connection import ConnectionSettings
+from daemon.progress import changes_text, make_progress
+from daemon.session import open_session
+
+
+@dataclass
+class RunOptions:
+    mode: Mode
+    workspaces: list[str] = field(default_factory=list)
+    parallelism: int | None = None
+    auto_approve: bool = False
+    as_json: bool = False
+    no_wait: bool = False
+    state_dir: Path | None = None
+    local_worker: bool = False
+
+
+def exit_code(report: RunReport) -> int:
+    """plan: 0 no changes, 2 changes, 1 failure. apply: 0 success, 1 otherwise."""
+    if report.status != RunStatus.SUCCEEDED:
+        return 1
+    if report.mode == "plan" and report.changes:
+        return 2
+    return 0
+
+
+def run_command(config_path: Path, conn: ConnectionSettings, opts: RunOptions) -> int:
+    loaded = load_config(config_path)
+    state_dir = runs.default_state_dir(config_path, opts.state_dir)
+    request = runs.build_request(
+        loaded,
+        mode=opts.mode,
+        workspaces=opts.workspaces,
+        state_dir=state_dir,
+        parallelism=opts.parallelism,
+        auto_approve=opts.auto_approve,
+        no_wait=opts.no_wait,
+    )
+    queues = sorted({ws.task_queue for ws in request.config.workspaces})
+
+    async def main() -> RunReport:
+        async with open_session(
+            conn,
+            state_dir=state_dir,
+            default_queue=request.config.task_queue,
+            activity_queues=queues,
+            local_worker=opts.local_worker,
+        ) as session:
+            run_id = await runs.find_interrupted(session.client, state_dir, request)
+            if run_id:
+                print(f"resuming interrupted run {run_id}", file=sys.stderr)
+            else:
+                run_id = await runs.start_run(session.client, request)
+            if session.server:
+                print(f"run {run_id} (Temporal UI: {session.server.ui_url})", file=sys.stderr)
+            else:
+                print(f"run {run_id}", file=sys.stderr)
+            return await watch(session.client, run_id, as_json=opts.as_json)
+
+    report = asyncio.run(main())
+    emit(report, as_json=opts.as_json)
+    return exit_code(report)
+
+
+async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
+    """Follow a run to its end, asking for approval on a terminal."""
+    progress = make_progress()
+    interactive = sys.stdin.isatty() and not as_json
+
+    def on_update(report: RunReport) -> None:
+        if progress:
+            progress.update(report)
+
+    def on_approval(report: RunReport) -> asyncio.Future[bool] | None:
+        if progress:
+            progress.close()
+        print(plan_summary(report), file=sys.stderr)
+        if not interactive:
+            print(
+                f"waiting for approval: run `tfo approve {run_id}` or `tfo reject {run_id}`",
+                file=sys.stderr,
+            )
+            return None
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(None, _confirm)
+
+    try:
+        return await runs.follow(client, run_id, on_update=on_update, on_approval=on_approval)  # type: ignore[arg-type]
+    finally:
+        if progress:
+            progress.close()
+
+
+def _confirm() -> bool:
+    try:
+        answer = input("Apply these changes? Only 'yes' is accepted: ")
+    except EOFError:
+        return False
+    return answer.strip() == "yes"
+
+
+def plan_summary(report: RunReport) -> str:
+    lines = [f"Plan for run {report.run_id}:"]
+    for name, ws in report.workspaces.items():
+        if ws.error:
+            lines.append(f"  {name}: FAILED - {ws.error}")
+        elif ws.detail:
+            lines.append(f"  {name}: {ws.detail}")
+        elif ws.outcome == "changes":
+            lines.append(f"  {name}: {changes_text(ws)}")
+            lines.extend(f"      {r.action:8} {r.address}" for r in ws.resources)
+        else:
+            lines.append(f"  {name}: no changes")
+    return "\n".join(lines)
+
+
+def emit(report: RunReport, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.public_json()))
+        return
+    changed = [n for n, ws in report.workspaces.items() if ws.outcome in ("changes", "applied")]
+    failed = [n for n, ws in report.workspaces.items() if ws.status.value == "failed"]
+    text = f"{report.mode} {report.status.value}"
+    if report.approval_note:
+        text += f" ({report.approval_note})"
+    if changed:
+        verb = "applied" if report.mode == "apply" else "changes in"
+        text += f"; {verb}: {', '.join(changed)}"
+    elif report.status == RunStatus.SUCCEEDED:
+        text += "; no changes"
+    if failed:
+        text += f"; failed: {', '.join(failed)}"
+    print(text)
+    for name in failed:
+        print(f"  {name}: {report.workspaces[name].error}")

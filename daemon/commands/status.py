@@ -1,0 +1,28 @@
+"""`tfo status RUN_ID`: a run's live or final status."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from daemon import runs
+from daemon.commands.run import emit, exit_code
+from daemon.connection import ConnectionSettings
+from daemon.progress import changes_text, describe
+from daemon.session import session_for_run
+
+
+def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_json: bool) -> int:
+    async def main() -> runs.RunReport:
+        async with session_for_run(conn, run_id, state_dir=state_dir) as session:
+            return await runs.report(session.client, run_id)
+
+    report = asyncio.run(main())
+    if as_json:
+        print(json.dumps(report.public_json()))
+    else:
+        for name, ws in report.workspaces.items():
+            print(f"{name}: {describe(ws)} {changes_text(ws)}".rstrip())
+        emit(report, as_json=False)
+    return exit_code(report) if report.finished_at else 0

@@ -1,0 +1,214 @@
+"""Starting, finding and following runs: the library core under the CLI and MCP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
+
+from config.errors import ConfigError, RunError
+from config.loader import LoadedConfig, snapshot
+from config.payloads import Mode, RunReport, RunRequest, RunStatus
+from workflows.parent import ParentWorkflow
+
+_CLOSED_STATUS = {
+    WorkflowExecutionStatus.CANCELED: RunStatus.CANCELLED,
+    WorkflowExecutionStatus.TERMINATED: RunStatus.CANCELLED,
+    WorkflowExecutionStatus.FAILED: RunStatus.FAILED,
+    WorkflowExecutionStatus.TIMED_OUT: RunStatus.FAILED,
+}
+
+
+def default_state_dir(config_path: Path, explicit: Path | None = None) -> Path:
+    if explicit:
+        return explicit.resolve()
+    if os.environ.get("TFO_STATE_DIR"):
+        return Path(os.environ["TFO_STATE_DIR"]).resolve()
+    return (config_path.resolve().parent / ".tfo").resolve()
+
+
+def _index_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "tfo" / "runs"
+
+
+def remember_run(run_id: str, request: RunRequest) -> None:
+    """Record where a run lives, so `tfo status RUN_ID` can find its embedded server."""
+    directory = _index_dir()
+    entry = {
+        "state_dir": request.config.state_dir,
+        "default_queue": request.config.task_queue,
+        "queues": sorted({ws.task_queue for ws in request.config.workspaces}),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / run_id).write_text(json.dumps(entry))
+    except OSError:
+        pass  # the index is a convenience; --state-dir still works
+
+
+def run_location(run_id: str) -> dict[str, object] | None:
+    """What `remember_run` recorded for a run, if anything."""
+    try:
+        return json.loads((_index_dir() / run_id).read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def select(loaded: LoadedConfig, workspaces: list[str]) -> list[str]:
+    """The selected workspaces plus everything they depend on."""
+    known = set(loaded.dag.names)
+    for name in workspaces:
+        if name not in known:
+            import difflib
+
+            hint = difflib.get_close_matches(name, sorted(known), n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(f"-w {name}: no such workspace{extra}", path=str(loaded.path))
+    return loaded.dag.closure(workspaces) if workspaces else loaded.dag.names
+
+
+def new_run_id(mode: Mode, config_name: str) -> str:
+    return f"tfo-{mode}-{config_name}-{uuid.uuid4().hex[:12]}"
+
+
+def build_request(
+    loaded: LoadedConfig,
+    *,
+    mode: Mode,
+    workspaces: list[str],
+    state_dir: Path,
+    parallelism: int | None = None,
+    auto_approve: bool = False,
+    no_wait: bool = False,
+    trigger: str = "cli",
+) -> RunRequest:
+    snap = snapshot(loaded, state_dir=state_dir)
+    return RunRequest(
+        config=snap,
+        mode=mode,
+        workspaces=select(loaded, workspaces),
+        parallelism=parallelism or snap.settings.parallelism,
+        auto_approve=auto_approve,
+        no_wait=no_wait,
+        trigger=trigger,
+    )
+
+
+async def start_run(client: Client, request: RunRequest, *, run_id: str | None = None) -> str:
+    run_id = run_id or new_run_id(request.mode, request.config.name)
+    await client.start_workflow(
+        ParentWorkflow.run,
+        request,
+        id=run_id,
+        task_queue=request.config.task_queue,
+        memo={"config": request.config.path, "mode": request.mode, "trigger": request.trigger},
+    )
+    remember_run(run_id, request)
+    _active_file(Path(request.config.state_dir)).write_text(
+        json.dumps({"run_id": run_id, "mode": request.mode, "workspaces": request.workspaces})
+    )
+    return run_id
+
+
+def _active_file(state_dir: Path) -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return state_dir / "last-run.json"
+
+
+async def find_interrupted(client: Client, state_dir: Path, request: RunRequest) -> str | None:
+    """The previous run of this state dir, if it is still open and does the same thing."""
+    try:
+        last = json.loads(_active_file(state_dir).read_text())
+    except (OSError, ValueError):
+        return None
+    if last.get("mode") != request.mode or last.get("workspaces") != request.workspaces:
+        return None
+    try:
+        desc = await client.get_workflow_handle(last["run_id"]).describe()
+    except RPCError:
+        return None
+    return last["run_id"] if desc.status == WorkflowExecutionStatus.RUNNING else None
+
+
+async def report(client: Client, run_id: str, *, timeout: timedelta = timedelta(seconds=5)) -> RunReport:
+    """A run's report: its result when closed, its live status otherwise.
+
+    Raises:
+        RunError: no such run, or no worker answers for a running one.
+    """
+    handle: WorkflowHandle = client.get_workflow_handle(run_id, result_type=RunReport)
+    try:
+        desc = await handle.describe()
+    except RPCError as exc:
+        raise RunError(f"no run {run_id!r} found ({exc.message})") from None
+    if desc.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()  # type: ignore[no-any-return]
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        status = _CLOSED_STATUS.get(desc.status, RunStatus.FAILED)  # type: ignore[arg-type]
+        mode: Mode = "apply" if run_id.startswith("tfo-apply-") else "plan"
+        return RunReport(run_id=run_id, mode=mode, status=status)
+    try:
+        live = await handle.query("status", result_type=RunReport, rpc_timeout=timeout)
+    except (RPCError, asyncio.TimeoutError) as exc:
+        raise RunError(f"run {run_id} is running but no worker answered: {exc}") from None
+    if live is None:
+        raise RunError(f"run {run_id} has not started yet: is a worker running?")
+    return live  # type: ignore[no-any-return]
+
+
+async def follow(
+    client: Client,
+    run_id: str,
+    *,
+    on_update: Callable[[RunReport], None],
+    on_approval: Callable[[RunReport], asyncio.Future[bool] | None] | None = None,
+    interval: float = 0.2,
+) -> RunReport:
+    """Poll a run's status until it ends; returns the final report."""
+    handle = client.get_workflow_handle(run_id, result_type=RunReport)
+    result_task = asyncio.ensure_future(handle.result())
+    asked = False
+    try:
+        while not result_task.done():
+            try:
+                live = await handle.query("status", result_type=RunReport, rpc_timeout=timedelta(seconds=5))
+            except (RPCError, asyncio.TimeoutError):
+                live = None
+            if live is not None:
+                on_update(live)
+                if live.status == RunStatus.AWAITING_APPROVAL and not asked and on_approval:
+                    asked = True
+                    decision = on_approval(live)
+                    if decision is not None:
+                        await decide(client, run_id, approved=await decision, by="terminal")
+            await asyncio.wait({result_task}, timeout=interval)
+        final: RunReport = result_task.result()
+    finally:
+        result_task.cancel()
+    on_update(final)
+    return final
+
+
+async def decide(client: Client, run_id: str, *, approved: bool, by: str, reason: str = "") -> str:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from config.payloads import ApprovalDecision
+
+    handle = client.get_workflow_handle(run_id)
+    try:
+        return await handle.execute_update(  # type: ignore[no-any-return]
+            "decide", ApprovalDecision(approved=approved, by=by, reason=reason), result_type=str
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        raise RunError(f"run {run_id}: {getattr(cause, 'message', cause)}") from None
+    except RPCError as exc:
+        raise RunError(f"run {run_id}: {exc.message}") from None

@@ -1,0 +1,84 @@
+"""A CLI session: a connected client, plus in-process workers where needed.
+
+Embedded mode (no address): start or reuse the state dir's dev server and run a
+worker for every queue the config names. Client mode: only a client, unless
+`--local-worker` asks for a worker too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client
+
+from daemon.connection import ConnectionSettings, connect
+from daemon.embedded import EmbeddedServer, ServerInfo
+
+
+@dataclass
+class Session:
+    client: Client
+    server: ServerInfo | None
+    started_server: bool
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    conn: ConnectionSettings,
+    *,
+    state_dir: Path,
+    default_queue: str,
+    activity_queues: Sequence[str] = (),
+    local_worker: bool = False,
+    embedded_worker: bool = True,
+) -> AsyncIterator[Session]:
+    """Connect, and run workers in embedded mode (unless told not to) or on request."""
+    with contextlib.ExitStack() as stack:
+        info: ServerInfo | None = None
+        embedded = None
+        if conn.embedded:
+            embedded = EmbeddedServer(state_dir)
+            info = stack.enter_context(embedded)
+        client = await connect(conn, address=info.address if info else None)
+        workers = []
+        if (conn.embedded and embedded_worker) or local_worker:
+            from daemon.worker import build_workers
+
+            workers = build_workers(client, default_queue=default_queue, activity_queues=activity_queues)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
+        try:
+            yield Session(client=client, server=info, started_server=bool(embedded and embedded.started_here))
+        finally:
+            await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def session_for_run(
+    conn: ConnectionSettings, run_id: str, *, state_dir: Path | None, with_worker: bool = False
+) -> AsyncIterator[Session]:
+    """A session that reaches an existing run: in embedded mode, its state dir's server."""
+    from config.errors import RunError
+    from daemon.runs import run_location
+
+    where = run_location(run_id) or {}
+    directory = state_dir or (Path(str(where["state_dir"])) if "state_dir" in where else None)
+    if conn.embedded and directory is None:
+        raise RunError(
+            f"don't know where run {run_id} lives: pass --state-dir, or --temporal-address for a server"
+        )
+    default_queue = str(where.get("default_queue", "tfo"))
+    queues = [str(q) for q in where.get("queues", []) or []]  # type: ignore[attr-defined]
+    async with open_session(
+        conn,
+        state_dir=directory or Path(".tfo"),
+        default_queue=default_queue,
+        activity_queues=queues,
+        local_worker=with_worker,
+        embedded_worker=with_worker,
+    ) as session:
+        yield session

@@ -1,0 +1,1 @@
+"""Deterministic orchestration: ParentWorkflow (the DAG) and TerraformWorkflow (one workspace)."""

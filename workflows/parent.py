@@ -1,0 +1,393 @@
+"""ParentWorkflow: a run of a DAG of workspaces, in plan or apply mode.
+
+- A workspace starts as soon as all of its dependencies succeeded (a dynamic ready
+  set), at most `parallelism` at a time; a failed one's dependents are skipped.
+- Apply runs plan everything first, stop at one approval gate, then apply in DAG
+  order. A workspace whose inputs changed because an upstream was applied is
+  re-planned; if that re-plan destroys more than was approved it stops for review.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    WorkflowAlreadyStartedError,
+)
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from config.dag import Dag
+    from config.errors import ErrorType
+    from config.model import Operation
+    from config.payloads import (
+        TERMINAL,
+        ApprovalDecision,
+        InputValue,
+        OutputValue,
+        Phase,
+        PlanResult,
+        RunReport,
+        RunRequest,
+        RunStatus,
+        SensitiveRef,
+        WorkspaceOutcome,
+        WorkspaceReport,
+        WorkspaceRequest,
+        WorkspaceSpec,
+        WorkspaceStatus,
+    )
+    from workflows import retry
+    from workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
+
+
+class WorkspaceFailed(Exception):
+    """A workspace ended badly; carries the user-facing message and error type."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@workflow.defn(name="ParentWorkflow")
+class ParentWorkflow:
+    def __init__(self) -> None:
+        self._report: RunReport | None = None
+        self._decision: ApprovalDecision | None = None
+        self._awaiting = False
+
+    @workflow.query(name="status")
+    def status(self) -> RunReport | None:
+        return self._report
+
+    @workflow.update(name="decide")
+    def decide(self, decision: ApprovalDecision) -> str:
+        self._decision = decision
+        return "approved" if decision.approved else "rejected"
+
+    @decide.validator
+    def _validate_decision(self, decision: ApprovalDecision) -> None:
+        if not self._awaiting or self._decision is not None:
+            raise ApplicationError("this run is not waiting for approval")
+
+    @workflow.run
+    async def run(self, req: RunRequest) -> RunReport:
+        self._req = req
+        self._specs: dict[str, WorkspaceSpec] = {
+            ws.name: ws for ws in req.config.workspaces if ws.name in req.workspaces
+        }
+        self._dag = Dag({n: [d for d in s.depends_on if d in self._specs] for n, s in self._specs.items()})
+        self._outputs: dict[str, dict[str, OutputValue]] = {}
+        self._plans: dict[str, PlanResult] = {}
+        self._plan_inputs: dict[str, dict[str, InputValue]] = {}
+        self._deferred: set[str] = set()
+        self._applied: set[str] = set()
+        self._slots = asyncio.Semaphore(max(1, req.parallelism))
+        self._report = RunReport(
+            run_id=workflow.info().workflow_id,
+            config=req.config.name,
+            mode=req.mode,
+            trigger=req.trigger,
+            started_at=workflow.now().isoformat(),
+            workspaces={n: WorkspaceReport() for n in self._dag.names},
+        )
+        try:
+            await self._phase(Phase.PLAN)
+            if req.mode == "apply" and self._anything_to_apply():
+                if req.auto_approve or await self._gate():
+                    await self._phase(Phase.APPLY)
+        except asyncio.CancelledError:
+            self._finish_cancelled()
+        if req.mode == "apply":
+            await self._cleanup()
+        return self._finalize()
+
+    # -- phases -------------------------------------------------------------
+
+    async def _phase(self, phase: Phase) -> None:
+        self._done: dict[str, WorkspaceStatus] = {}
+        tasks = [asyncio.create_task(self._drive(name, phase)) for name in self._dag.names]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    async def _drive(self, name: str, phase: Phase) -> None:
+        ws = self._ws(name)
+        if phase == Phase.APPLY and ws.status in TERMINAL - {WorkspaceStatus.SUCCEEDED}:
+            self._done[name] = ws.status
+            return
+        deps = self._dag.dependencies(name)
+        await workflow.wait_condition(lambda: all(d in self._done for d in deps))
+        bad = [d for d in deps if self._done[d] != WorkspaceStatus.SUCCEEDED]
+        if bad:
+            self._set(name, WorkspaceStatus.SKIPPED, detail=f"upstream {bad[0]} did not succeed")
+            return
+        try:
+            inputs = self._inputs(name, phase)
+            if inputs is None:
+                self._deferred.add(name)
+                self._set(name, WorkspaceStatus.PLANNED, detail="planned after upstream apply")
+                return
+            if phase == Phase.APPLY and not self._needs_apply_phase(name, inputs):
+                self._set(name, WorkspaceStatus.SUCCEEDED)
+                return
+            outcome = await self._run_child(name, phase, inputs)
+        except WorkspaceFailed as exc:
+            self._set(name, WorkspaceStatus.FAILED, error=str(exc), error_type=exc.kind)
+            return
+        except asyncio.CancelledError:
+            self._set(name, WorkspaceStatus.CANCELLED)
+            raise
+        self._record(name, phase, inputs, outcome)
+
+    def _inputs(self, name: str, phase: Phase) -> dict[str, InputValue] | None:
+        """Resolve a workspace's inputs; None means "defer until upstream is applied"."""
+        spec = self._specs[name]
+        values: dict[str, InputValue] = {}
+        for mapping in spec.inputs:
+            src = mapping.source_workspace
+            if src not in self._specs:
+                raise WorkspaceFailed(f"input {mapping.target_var}: {src} is not part of this run")
+            outputs = self._outputs.get(src, {})
+            output = outputs.get(mapping.source_output)
+            if output is None:
+                pending = src in self._deferred or (
+                    src in self._plans and mapping.source_output in self._plans[src].summary.output_changes
+                )
+                if pending and self._req.mode == "apply" and phase == Phase.PLAN:
+                    return None
+                if pending or not outputs:
+                    raise WorkspaceFailed(
+                        f"upstream output {mapping.source_output} not available yet: apply {src} first",
+                        ErrorType.MISSING_OUTPUT,
+                    )
+                raise WorkspaceFailed(
+                    f"upstream {src} has no output {mapping.source_output!r} (input {mapping.target_var})",
+                    ErrorType.MISSING_OUTPUT,
+                )
+            if output.sensitive:
+                src_spec = self._specs[src]
+                ref = SensitiveRef(workspace=src, dir=src_spec.dir, binary=src_spec.binary, output=mapping.source_output)
+                values[mapping.target_var] = InputValue(ref=ref)
+            else:
+                values[mapping.target_var] = InputValue(value=output.value)
+        return values
+
+    def _needs_apply_phase(self, name: str, inputs: dict[str, InputValue]) -> bool:
+        if name in self._deferred or name not in self._plans:
+            return True
+        if inputs != self._plan_inputs.get(name):
+            return True
+        if any(v.ref is not None and v.ref.workspace in self._applied for v in inputs.values()):
+            return True  # a sensitive upstream value may have changed; re-plan to be sure
+        plan = self._plans[name]
+        return plan.summary.has_changes and Operation.APPLY in self._specs[name].operations
+
+    async def _run_child(self, name: str, phase: Phase, inputs: dict[str, InputValue]) -> WorkspaceOutcome:
+        spec = self._specs[name]
+        request = self._request(name, phase, inputs)
+        delay = retry.LOCK_POLL_INITIAL
+        while True:
+            async with self._slots:
+                try:
+                    handle = await workflow.start_child_workflow(
+                        TerraformWorkflow.run,
+                        request,
+                        id=lock_workflow_id(spec.lock_key),
+                        task_queue=self._req.config.task_queue,
+                        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                        parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+                        memo={"run_id": workflow.info().workflow_id},
+                    )
+                except WorkflowAlreadyStartedError:
+                    handle = None
+                if handle is not None:
+                    self._set(name, WorkspaceStatus.RUNNING, operation=phase.value)
+                    try:
+                        result: WorkspaceOutcome = await handle
+                        return result
+                    except ChildWorkflowError as exc:
+                        raise _failure(exc) from None
+            holder = await workflow.execute_local_activity(
+                "describe_lock_holder",
+                lock_workflow_id(spec.lock_key),
+                result_type=str,
+                start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                retry_policy=retry.BOOKKEEPING,
+            )
+            if self._req.no_wait:
+                raise WorkspaceFailed(f"workspace is locked by run {holder}", ErrorType.LOCKED)
+            self._set(name, WorkspaceStatus.WAITING, detail=f"waiting for lock held by run {holder}")
+            await workflow.sleep(delay)
+            delay = min(delay * 2, retry.LOCK_POLL_MAX)
+
+    def _request(self, name: str, phase: Phase, inputs: dict[str, InputValue]) -> WorkspaceRequest:
+        approved: PlanResult | None = None
+        max_destructive: int | None = None
+        if phase == Phase.APPLY:
+            plan = self._plans.get(name)
+            if plan is not None and name not in self._deferred and inputs == self._plan_inputs.get(name):
+                approved = plan
+            elif plan is not None and name not in self._deferred:
+                max_destructive = plan.summary.changes.destructive()
+            else:
+                max_destructive = 0
+        return WorkspaceRequest(
+            run_id=workflow.info().workflow_id,
+            state_dir=self._req.config.state_dir,
+            workspace=self._specs[name],
+            phase=phase,
+            inputs=inputs,
+            settings=self._req.config.settings,
+            keep_plan=self._req.mode == "apply",
+            approved=approved,
+            max_destructive=max_destructive,
+        )
+
+    def _record(self, name: str, phase: Phase, inputs: dict[str, InputValue], outcome: WorkspaceOutcome) -> None:
+        self._outputs[name] = outcome.outputs
+        ws = self._ws(name)
+        if outcome.plan is not None:
+            summary = outcome.plan.summary
+            if phase == Phase.PLAN:
+                self._plans[name] = outcome.plan
+                self._plan_inputs[name] = inputs
+            ws.changes = summary.changes
+            ws.resources = summary.resources
+            ws.output_changes = summary.output_changes
+            ws.drift = summary.drift
+            ws.outcome = "changes" if summary.has_changes else "no_changes"
+        if outcome.applied:
+            self._applied.add(name)
+            ws.outcome = "applied"
+        ws.replanned = ws.replanned or outcome.replanned
+        ws.resumed = ws.resumed or outcome.resumed
+        ws.worker = outcome.worker or ws.worker
+        ws.outputs = {k: v.display() for k, v in outcome.outputs.items()}
+        status = WorkspaceStatus.SUCCEEDED
+        if phase == Phase.PLAN and self._req.mode == "apply":
+            status = WorkspaceStatus.PLANNED
+        self._set(name, status, detail=None)
+
+    # -- approval -------------------------------------------------------------
+
+    def _anything_to_apply(self) -> bool:
+        for name, plan in self._plans.items():
+            if plan.summary.has_changes and Operation.APPLY in self._specs[name].operations:
+                return True
+        return bool(self._deferred)
+
+    async def _gate(self) -> bool:
+        assert self._report is not None
+        self._report.status = RunStatus.AWAITING_APPROVAL
+        self._awaiting = True
+        timeout = self._req.config.settings.approval_timeout
+        try:
+            await workflow.wait_condition(lambda: self._decision is not None, timeout=timeout)
+        except TimeoutError:
+            self._report.approval_note = f"approval timed out after {_fmt(timeout)}"
+            self._report.status = RunStatus.REJECTED
+            return False
+        finally:
+            self._awaiting = False
+        assert self._decision is not None
+        who = f" by {self._decision.by}" if self._decision.by else ""
+        if not self._decision.approved:
+            reason = f": {self._decision.reason}" if self._decision.reason else ""
+            self._report.approval_note = f"rejected{who}{reason}"
+            self._report.status = RunStatus.REJECTED
+            return False
+        self._report.approval_note = f"approved{who}"
+        self._report.status = RunStatus.RUNNING
+        return True
+
+    # -- bookkeeping ------------------------------------------------------------
+
+    def _ws(self, name: str) -> WorkspaceReport:
+        assert self._report is not None
+        return self._report.workspaces[name]
+
+    def _set(
+        self,
+        name: str,
+        status: WorkspaceStatus,
+        *,
+        operation: str | None = None,
+        detail: str | None = None,
+        error: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        ws = self._ws(name)
+        ws.status = status
+        ws.operation = operation
+        ws.detail = detail
+        if error is not None:
+            ws.error = error
+            ws.error_type = error_type
+        if status in TERMINAL or status == WorkspaceStatus.PLANNED:
+            self._done[name] = WorkspaceStatus.SUCCEEDED if status == WorkspaceStatus.PLANNED else status
+
+    def _finish_cancelled(self) -> None:
+        assert self._report is not None
+        for ws in self._report.workspaces.values():
+            if ws.status not in TERMINAL:
+                ws.status = WorkspaceStatus.CANCELLED
+        self._report.status = RunStatus.CANCELLED
+
+    async def _cleanup(self) -> None:
+        """Remove the run's saved plans (they hold variable values) on every queue used."""
+        queues = sorted({s.task_queue for s in self._specs.values()})
+        for queue in queues:
+            try:
+                await workflow.execute_activity(
+                    "cleanup_run",
+                    args=[self._req.config.state_dir, workflow.info().workflow_id],
+                    task_queue=queue,
+                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                    retry_policy=retry.BOOKKEEPING,
+                )
+            except ActivityError:
+                workflow.logger.warning("could not clean up run files on queue %s", queue)
+
+    def _finalize(self) -> RunReport:
+        report = self._report
+        assert report is not None
+        statuses = [ws.status for ws in report.workspaces.values()]
+        for ws in report.workspaces.values():
+            if ws.status == WorkspaceStatus.PLANNED:
+                # Planned but never applied: the run was rejected or stopped at the gate.
+                ws.status = WorkspaceStatus.SUCCEEDED
+        if report.status not in (RunStatus.CANCELLED, RunStatus.REJECTED):
+            failed = WorkspaceStatus.FAILED in statuses
+            report.status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
+        report.changes = any(ws.outcome in ("changes", "applied") for ws in report.workspaces.values())
+        report.finished_at = workflow.now().isoformat()
+        return report
+
+
+def _failure(exc: ChildWorkflowError) -> WorkspaceFailed:
+    """The innermost application error's message and type, for the user."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return WorkspaceFailed(cause.message, cause.type)
+        if isinstance(cause, CancelledError):
+            return WorkspaceFailed("cancelled", "Cancelled")
+        cause = cause.__cause__
+    return WorkspaceFailed(str(exc))
+
+
+def _fmt(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"

@@ -1,0 +1,45 @@
+"""Every retry policy and activity timeout lives here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+with __import__("temporalio").workflow.unsafe.imports_passed_through():
+    from config.errors import ErrorType
+
+_NON_RETRYABLE = [
+    ErrorType.CONFIG,
+    ErrorType.BINARY_MISSING,
+    ErrorType.INVALID,
+    ErrorType.MISSING_VARIABLE,
+    ErrorType.MISSING_OUTPUT,
+    ErrorType.FAILED,
+    ErrorType.STALE_PLAN,
+    ErrorType.PLAN_ALREADY_APPLIED,
+    ErrorType.PLAN_TAMPERED,
+    ErrorType.APPLY_FAILED,
+    ErrorType.NEEDS_REVIEW,
+]
+
+# Transient failures (a held state lock, provider network errors) back off exponentially.
+TERRAFORM = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=5,
+    non_retryable_error_types=_NON_RETRYABLE,
+)
+
+# Bookkeeping activities (lock holder look-up, file clean-up) are cheap and idempotent.
+BOOKKEEPING = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=10,
+)
+BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+
+# How often a run re-tries a workspace whose lock another run holds.
+LOCK_POLL_INITIAL = timedelta(seconds=1)
+LOCK_POLL_MAX = timedelta(seconds=10)

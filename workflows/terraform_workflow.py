@@ -1,0 +1,98 @@
+"""TerraformWorkflow: one workspace's phase of a run.
+
+Its workflow ID is derived from the workspace's lock key, so while it runs no
+other run can start terraform on that workspace: the child workflow is the lock.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from config.errors import ErrorType
+    from config.model import Operation
+    from config.payloads import (
+        ApplyRequest,
+        ApplyResult,
+        Phase,
+        PlanRequest,
+        PlanResult,
+        WorkspaceOutcome,
+        WorkspaceRequest,
+    )
+    from workflows import retry
+
+
+def lock_workflow_id(lock_key: str) -> str:
+    return f"tfo-ws-{lock_key}"
+
+
+@workflow.defn(name="TerraformWorkflow")
+class TerraformWorkflow:
+    @workflow.run
+    async def run(self, req: WorkspaceRequest) -> WorkspaceOutcome:
+        if req.phase == Phase.PLAN:
+            plan = await self._plan(req, keep=req.keep_plan)
+            return WorkspaceOutcome(plan=plan, outputs=plan.summary.outputs, worker=plan.worker)
+        plan = req.approved
+        replanned = plan is None
+        if plan is None:
+            plan = await self._plan(req, keep=True)
+            destructive = plan.summary.changes.destructive()
+            if req.max_destructive is not None and destructive > req.max_destructive:
+                raise ApplicationError(
+                    f"{req.workspace.name}: after upstream changes the plan wants to delete or "
+                    f"replace {destructive} resource(s), more than was approved; run tfo apply "
+                    "again to review",
+                    type=ErrorType.NEEDS_REVIEW,
+                    non_retryable=True,
+                )
+        if Operation.APPLY not in req.workspace.operations or not plan.summary.has_changes:
+            return WorkspaceOutcome(
+                plan=plan, outputs=plan.summary.outputs, replanned=replanned, worker=plan.worker
+            )
+        assert plan.plan_file is not None and plan.plan_sha256 is not None
+        applied: ApplyResult = await workflow.execute_activity(
+            "apply_workspace",
+            ApplyRequest(
+                run_id=req.run_id,
+                state_dir=req.state_dir,
+                workspace=req.workspace,
+                plan_file=plan.plan_file,
+                plan_sha256=plan.plan_sha256,
+                settings=req.settings,
+            ),
+            result_type=ApplyResult,
+            task_queue=req.workspace.task_queue,
+            start_to_close_timeout=req.settings.timeout,
+            heartbeat_timeout=req.settings.heartbeat_timeout,
+            retry_policy=retry.TERRAFORM,
+        )
+        return WorkspaceOutcome(
+            plan=plan,
+            applied=True,
+            replanned=replanned,
+            outputs=applied.outputs,
+            resumed=applied.resumed,
+            worker=applied.worker,
+        )
+
+    async def _plan(self, req: WorkspaceRequest, *, keep: bool) -> PlanResult:
+        result: PlanResult = await workflow.execute_activity(
+            "plan_workspace",
+            PlanRequest(
+                run_id=req.run_id,
+                state_dir=req.state_dir,
+                workspace=req.workspace,
+                inputs=req.inputs,
+                settings=req.settings,
+                keep_plan=keep,
+            ),
+            result_type=PlanResult,
+            task_queue=req.workspace.task_queue,
+            start_to_close_timeout=req.settings.timeout,
+            heartbeat_timeout=req.settings.heartbeat_timeout,
+            retry_policy=retry.TERRAFORM,
+        )
+        return result
