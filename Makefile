@@ -34,4 +34,4 @@ demo: $(STAMP)
 	$(OFFLINE) && bash examples/demo.sh
 
 clean:
-	rm -rf $(VENV) $(DEV) examples/multi-region/.tfo
+	rm -rf $(VENV) $(DEV) examples/multi-region/.tfo examples/multi-region/*/terraform.tfstate* examples/multi-region/*/.terraform*

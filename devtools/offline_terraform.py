@@ -63,12 +63,25 @@ def write_offline_setup(root: Path) -> Path:
     return cli_config
 
 
+def link_terraform(root: Path, binary: Path) -> Path:
+    """A `bin/terraform` under `root` pointing at `binary`, to put first on PATH."""
+    bin_dir = root.resolve() / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    link = bin_dir / "terraform"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(binary)
+    return bin_dir
+
+
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else ".tfo-dev")
     cli_config = write_offline_setup(root)
-    binary = os.environ.get("TFO_TEST_TERRAFORM") or str(pinned_terraform())
+    binary = Path(os.environ.get("TFO_TEST_TERRAFORM") or pinned_terraform())
+    bin_dir = link_terraform(root, binary)
     print(f"export TF_CLI_CONFIG_FILE={cli_config}")
     print(f"export TFO_TERRAFORM_BINARY={binary}")
+    print(f'export PATH="{bin_dir}:$PATH"')
 
 
 if __name__ == "__main__":
