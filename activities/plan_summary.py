@@ -52,9 +52,21 @@ def summarize(plan: dict[str, Any]) -> PlanSummary:
 
 
 def current_outputs(plan: dict[str, Any]) -> dict[str, OutputValue]:
-    """The outputs in the state the plan started from (refreshed), secrets removed."""
-    values = ((plan.get("prior_state") or {}).get("values") or {}).get("outputs") or {}
-    return redact_outputs(values)
+    """The outputs as they are in state now, secrets removed.
+
+    Not `prior_state`: terraform writes the outputs it can already compute into it,
+    so it shows values that were never applied. `output_changes[].before` is what
+    the state holds; an output being created has no current value.
+    """
+    changes = plan.get("output_changes")
+    if changes is None:
+        return {}
+    current: dict[str, Any] = {}
+    for name, change in changes.items():
+        if "create" in (change.get("actions") or []) and change.get("before") is None:
+            continue
+        current[name] = {"value": change.get("before"), "sensitive": change.get("before_sensitive") is True}
+    return redact_outputs(current)
 
 
 def redact_outputs(raw: dict[str, Any]) -> dict[str, OutputValue]:

@@ -72,7 +72,7 @@ class TerraformActivities:
         result = await self._runner.run(binary, output_args(), cwd=Path(directory))
         if result.returncode != 0:
             raise classify(result, workspace=Path(directory).name)
-        return json.loads(result.stdout or "{}")  # type: ignore[no-any-return]
+        return json.loads(result.stdout or "{}")
 
     @activity.defn(name="plan_workspace")
     async def plan_workspace(self, req: PlanRequest) -> PlanResult:
@@ -148,7 +148,9 @@ class TerraformActivities:
         rc_file = run_dir / "apply.rc"
         log_file = run_dir / "apply.log"
         if applied.exists():
-            raise non_retryable(f"{ws.name}: this plan was already applied; refusing to apply it twice", ErrorType.PLAN_ALREADY_APPLIED)
+            raise non_retryable(
+                f"{ws.name}: this plan was already applied; refusing to apply it twice", ErrorType.PLAN_ALREADY_APPLIED
+            )
         resumed = started.exists()
         if not resumed:
             if not plan_file.is_file() or workdir.sha256_file(plan_file) != req.plan_sha256:
@@ -174,7 +176,13 @@ class TerraformActivities:
             raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
         args = apply_args(plan_file=plan_file, lock_timeout=req.settings.lock_timeout)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "activities.apply_sentinel", str(rc_file), str(log_file), binary, *args,
+            sys.executable,
+            "-m",
+            "activities.apply_sentinel",
+            str(rc_file),
+            str(log_file),
+            binary,
+            *args,
             cwd=ws.dir,
             env={**self._runner.env, "PYTHONPATH": _project_path()},
             stdin=asyncio.subprocess.DEVNULL,

@@ -47,7 +47,7 @@ def init_marker(state_dir: str, lock_key: str) -> Path:
 
 def read_marker(path: Path) -> dict[str, str]:
     try:
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
 

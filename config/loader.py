@@ -200,7 +200,9 @@ def _check_graph(config: InfraConfig, doc: YamlDocument, source: str) -> Dag:
     seen: dict[str, int] = {}
     for i, ws in enumerate(config.workspaces):
         if ws.name in seen:
-            raise _ws_error(doc, source, i, ws.name, "name", f"duplicate name (first defined as workspaces[{seen[ws.name]}])")
+            raise _ws_error(
+                doc, source, i, ws.name, "name", f"duplicate name (first defined as workspaces[{seen[ws.name]}])"
+            )
         seen[ws.name] = i
     names = sorted(seen)
     for i, ws in enumerate(config.workspaces):
@@ -210,12 +212,16 @@ def _check_graph(config: InfraConfig, doc: YamlDocument, source: str) -> Dag:
             if dep not in seen:
                 hint = difflib.get_close_matches(dep, names, n=1)
                 extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise _ws_error(doc, source, i, ws.name, "dependsOn", f"dependsOn names unknown workspace {dep!r}{extra}")
+                raise _ws_error(
+                    doc, source, i, ws.name, "dependsOn", f"dependsOn names unknown workspace {dep!r}{extra}"
+                )
     try:
         dag = Dag({ws.name: ws.depends_on for ws in config.workspaces})
     except DependencyCycleError as exc:
         first = exc.message.removeprefix("cycle: ").split(" -> ")[0]
-        raise DependencyCycleError(exc.message, path=source, line=doc.line_of(("workspaces", seen[first], "dependsOn"))) from None
+        raise DependencyCycleError(
+            exc.message, path=source, line=doc.line_of(("workspaces", seen[first], "dependsOn"))
+        ) from None
     for i, ws in enumerate(config.workspaces):
         ancestors = dag.ancestors(ws.name)
         targets: dict[str, int] = {}
@@ -243,7 +249,11 @@ def _check_graph(config: InfraConfig, doc: YamlDocument, source: str) -> Dag:
             raise _ws_error(doc, source, i, ws.name, "operations", "operations lists a step twice")
         if Operation.APPLY in ops and Operation.PLAN not in ops:
             raise _ws_error(
-                doc, source, i, ws.name, "operations",
+                doc,
+                source,
+                i,
+                ws.name,
+                "operations",
                 "'apply' needs 'plan': tfo only ever applies a saved plan",
             )
     return dag

@@ -99,12 +99,10 @@ def _check_shape(text: str, source: str) -> None:
                     raise ConfigError(
                         f"nesting deeper than {MAX_DEPTH} levels",
                         path=source,
-                        line=event.start_mark.line + 1,
+                        line=event.start_mark.line + 1 if event.start_mark else None,
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-            elif isinstance(event, yaml.DocumentStartEvent) and event.explicit and depth == 0:
-                continue
     except yaml.YAMLError as exc:
         raise _syntax_error(exc, source) from None
 

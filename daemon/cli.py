@@ -52,8 +52,12 @@ AddressOpt = Annotated[
     str | None,
     typer.Option("--temporal-address", help="Temporal frontend host:port (client mode). Env: TFO_TEMPORAL_ADDRESS."),
 ]
-NamespaceOpt = Annotated[str | None, typer.Option("--namespace", help="Temporal namespace. Env: TFO_TEMPORAL_NAMESPACE.")]
-TlsCertOpt = Annotated[Path | None, typer.Option("--tls-cert", help="mTLS client certificate. Env: TFO_TEMPORAL_TLS_CERT.")]
+NamespaceOpt = Annotated[
+    str | None, typer.Option("--namespace", help="Temporal namespace. Env: TFO_TEMPORAL_NAMESPACE.")
+]
+TlsCertOpt = Annotated[
+    Path | None, typer.Option("--tls-cert", help="mTLS client certificate. Env: TFO_TEMPORAL_TLS_CERT.")
+]
 TlsKeyOpt = Annotated[Path | None, typer.Option("--tls-key", help="mTLS client key. Env: TFO_TEMPORAL_TLS_KEY.")]
 TlsCaOpt = Annotated[Path | None, typer.Option("--tls-ca", help="Server CA certificate. Env: TFO_TEMPORAL_TLS_CA.")]
 StateDirOpt = Annotated[
@@ -68,12 +72,10 @@ LocalWorkerOpt = Annotated[bool, typer.Option("--local-worker", help="In client 
 RunIdArg = Annotated[str, typer.Argument(help="The run ID that plan/apply printed.", show_default=False)]
 
 
-def _conn(address: str | None, namespace: str | None, cert: Path | None, key: Path | None, ca: Path | None):  # type: ignore[no-untyped-def]
+def _conn(address: str | None, namespace: str | None, cert: Path | None, key: Path | None, ca: Path | None):
     from daemon.connection import ConnectionSettings
 
-    return ConnectionSettings.from_options(
-        address=address, namespace=namespace, tls_cert=cert, tls_key=key, tls_ca=ca
-    )
+    return ConnectionSettings.from_options(address=address, namespace=namespace, tls_cert=cert, tls_key=key, tls_ca=ca)
 
 
 @app.command()
@@ -95,8 +97,13 @@ def plan(
     from daemon.commands.run import RunOptions, run_command
 
     opts = RunOptions(
-        mode="plan", workspaces=workspace or [], parallelism=parallelism, as_json=as_json,
-        no_wait=no_wait, state_dir=state_dir, local_worker=local_worker,
+        mode="plan",
+        workspaces=workspace or [],
+        parallelism=parallelism,
+        as_json=as_json,
+        no_wait=no_wait,
+        state_dir=state_dir,
+        local_worker=local_worker,
     )
     return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
 
@@ -121,8 +128,14 @@ def apply(
     from daemon.commands.run import RunOptions, run_command
 
     opts = RunOptions(
-        mode="apply", workspaces=workspace or [], parallelism=parallelism, auto_approve=auto_approve,
-        as_json=as_json, no_wait=no_wait, state_dir=state_dir, local_worker=local_worker,
+        mode="apply",
+        workspaces=workspace or [],
+        parallelism=parallelism,
+        auto_approve=auto_approve,
+        as_json=as_json,
+        no_wait=no_wait,
+        state_dir=state_dir,
+        local_worker=local_worker,
     )
     return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
 
@@ -163,7 +176,7 @@ def runs_(
     return list_runs(config, conn, state_dir=state_dir, limit=limit, as_json=as_json)
 
 
-def _decide(run_id: str, approved: bool, reason: str, state_dir: Path | None, conn) -> int:  # type: ignore[no-untyped-def]
+def _decide(run_id: str, approved: bool, reason: str, state_dir: Path | None, conn) -> int:
     from daemon.commands.decide import decide
 
     return decide(run_id, conn, approved=approved, reason=reason, state_dir=state_dir)

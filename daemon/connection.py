@@ -54,7 +54,7 @@ class ConnectionSettings:
         return self.address is None
 
 
-async def connect(settings: ConnectionSettings, *, address: str | None = None):  # type: ignore[no-untyped-def]
+async def connect(settings: ConnectionSettings, *, address: str | None = None):
     """Connect a client with tfo's data converter.
 
     Raises:

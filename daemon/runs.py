@@ -57,7 +57,7 @@ def remember_run(run_id: str, request: RunRequest) -> None:
 def run_location(run_id: str) -> dict[str, object] | None:
     """What `remember_run` recorded for a run, if anything."""
     try:
-        return json.loads((_index_dir() / run_id).read_text())  # type: ignore[no-any-return]
+        return json.loads((_index_dir() / run_id).read_text())
     except (OSError, ValueError):
         return None
 
@@ -150,18 +150,18 @@ async def report(client: Client, run_id: str, *, timeout: timedelta = timedelta(
     except RPCError as exc:
         raise RunError(f"no run {run_id!r} found ({exc.message})") from None
     if desc.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result()  # type: ignore[no-any-return]
+        return await handle.result()
     if desc.status != WorkflowExecutionStatus.RUNNING:
         status = _CLOSED_STATUS.get(desc.status, RunStatus.FAILED)  # type: ignore[arg-type]
         mode: Mode = "apply" if run_id.startswith("tfo-apply-") else "plan"
         return RunReport(run_id=run_id, mode=mode, status=status)
     try:
         live = await handle.query("status", result_type=RunReport, rpc_timeout=timeout)
-    except (RPCError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, RPCError) as exc:
         raise RunError(f"run {run_id} is running but no worker answered: {exc}") from None
     if live is None:
         raise RunError(f"run {run_id} has not started yet: is a worker running?")
-    return live  # type: ignore[no-any-return]
+    return live
 
 
 async def follow(
@@ -180,7 +180,7 @@ async def follow(
         while not result_task.done():
             try:
                 live = await handle.query("status", result_type=RunReport, rpc_timeout=timedelta(seconds=5))
-            except (RPCError, asyncio.TimeoutError):
+            except (TimeoutError, RPCError):
                 live = None
             if live is not None:
                 on_update(live)
@@ -204,7 +204,7 @@ async def decide(client: Client, run_id: str, *, approved: bool, by: str, reason
 
     handle = client.get_workflow_handle(run_id)
     try:
-        return await handle.execute_update(  # type: ignore[no-any-return]
+        return await handle.execute_update(
             "decide", ApprovalDecision(approved=approved, by=by, reason=reason), result_type=str
         )
     except WorkflowUpdateFailedError as exc:

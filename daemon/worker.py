@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -38,7 +39,11 @@ def build_workers(
     terraform = TerraformActivities(runner or TerraformRunner(), worker_id=identity)
     files = RunFilesActivities()
     locks = LockActivities(client)
-    terraform_activities = [terraform.plan_workspace, terraform.apply_workspace, files.cleanup_run]
+    terraform_activities: list[Callable[..., Any]] = [
+        terraform.plan_workspace,
+        terraform.apply_workspace,
+        files.cleanup_run,
+    ]
     workers = [
         Worker(
             client,

@@ -48,9 +48,8 @@ def write_offline_setup(root: Path) -> Path:
     platform_dir.mkdir(parents=True, exist_ok=True)
     link = platform_dir / _PROVIDER_FILE
     target = null_provider()
-    if link.is_symlink() or link.exists():
-        if link.resolve() != target.resolve():
-            link.unlink()
+    if (link.is_symlink() or link.exists()) and link.resolve() != target.resolve():
+        link.unlink()
     if not link.exists():
         link.symlink_to(target)
     cli_config = root / "terraformrc"

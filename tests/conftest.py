@@ -47,7 +47,9 @@ async def temporal_env():  # type: ignore[no-untyped-def]
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
         data_converter=pydantic_data_converter,
-        dev_server_extra_args=[a for a in TUNING if "sqlite" not in a and "journal" not in a and "synchronous" not in a],
+        dev_server_extra_args=[
+            a for a in TUNING if "sqlite" not in a and "journal" not in a and "synchronous" not in a
+        ],
     )
     yield env
     await env.shutdown()

@@ -100,9 +100,9 @@ class ParentWorkflow:
         )
         try:
             await self._phase(Phase.PLAN)
-            if req.mode == "apply" and self._anything_to_apply():
-                if req.auto_approve or await self._gate():
-                    await self._phase(Phase.APPLY)
+            applying = req.mode == "apply" and self._anything_to_apply()
+            if applying and (req.auto_approve or await self._gate()):
+                await self._phase(Phase.APPLY)
         except asyncio.CancelledError:
             self._finish_cancelled()
         if req.mode == "apply":
@@ -178,7 +178,9 @@ class ParentWorkflow:
                 )
             if output.sensitive:
                 src_spec = self._specs[src]
-                ref = SensitiveRef(workspace=src, dir=src_spec.dir, binary=src_spec.binary, output=mapping.source_output)
+                ref = SensitiveRef(
+                    workspace=src, dir=src_spec.dir, binary=src_spec.binary, output=mapping.source_output
+                )
                 values[mapping.target_var] = InputValue(ref=ref)
             else:
                 values[mapping.target_var] = InputValue(value=output.value)

@@ -35,9 +35,10 @@ class TerraformWorkflow:
         if req.phase == Phase.PLAN:
             plan = await self._plan(req, keep=req.keep_plan)
             return WorkspaceOutcome(plan=plan, outputs=plan.summary.outputs, worker=plan.worker)
-        plan = req.approved
-        replanned = plan is None
-        if plan is None:
+        replanned = req.approved is None
+        if req.approved is not None:
+            plan = req.approved
+        else:
             plan = await self._plan(req, keep=True)
             destructive = plan.summary.changes.destructive()
             if req.max_destructive is not None and destructive > req.max_destructive:

@@ -11,7 +11,7 @@ from daemon.session import session_for_run
 
 
 def resume(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_json: bool) -> int:
-    async def main():  # type: ignore[no-untyped-def]
+    async def main():
         async with session_for_run(conn, run_id, state_dir=state_dir, with_worker=True) as session:
             return await watch(session.client, run_id, as_json=as_json)
 

@@ -12,14 +12,16 @@ from daemon.connection import ConnectionSettings
 from daemon.session import open_session
 
 
-def list_runs(config_path: Path | None, conn: ConnectionSettings, *, state_dir: Path | None, limit: int, as_json: bool) -> int:
+def list_runs(
+    config_path: Path | None, conn: ConnectionSettings, *, state_dir: Path | None, limit: int, as_json: bool
+) -> int:
     directory = state_dir or (runs.default_state_dir(config_path) if config_path else Path(".tfo").resolve())
     if config_path:
         load_config(config_path)
 
     async def main() -> list[dict[str, object]]:
         async with open_session(conn, state_dir=directory, default_queue="tfo", embedded_worker=False) as session:
-            found = []
+            found: list[dict[str, object]] = []
             async for wf in session.client.list_workflows("WorkflowType = 'ParentWorkflow'", limit=limit):
                 found.append(
                     {

@@ -20,16 +20,39 @@ def diamond(root: Path, binary: str, queue: str) -> Path:
         root,
         [
             W("vpc", outputs={"vpc_id": '"vpc-123"', "azs": '["a", "b"]', "tags": '{team = "net", tier = "core"}'}),
-            W("subnets", depends_on=["vpc"], inputs=[("vpc", "vpc_id", "vpc_id")],
-              variables={"vpc_id": "string"}, outputs={"subnet_ids": '["s-1", "s-2"]', "count": "2"}),
-            W("sg", depends_on=["vpc"], inputs=[("vpc", "vpc_id", "vpc_id")],
-              variables={"vpc_id": "string"}, outputs={"sg_id": '"sg-9"'}),
-            W("cluster", depends_on=["subnets", "sg"],
-              inputs=[("vpc", "azs", "azs"), ("vpc", "tags", "tags"), ("subnets", "subnet_ids", "subnet_ids"),
-                      ("subnets", "count", "subnet_count"), ("sg", "sg_id", "sg_id")],
-              variables={"azs": "list(string)", "tags": "map(string)", "subnet_ids": "list(string)",
-                         "subnet_count": "number", "sg_id": "string"},
-              outputs={"seen": "{ azs = var.azs, tags = var.tags, n = var.subnet_count }"}),
+            W(
+                "subnets",
+                depends_on=["vpc"],
+                inputs=[("vpc", "vpc_id", "vpc_id")],
+                variables={"vpc_id": "string"},
+                outputs={"subnet_ids": '["s-1", "s-2"]', "count": "2"},
+            ),
+            W(
+                "sg",
+                depends_on=["vpc"],
+                inputs=[("vpc", "vpc_id", "vpc_id")],
+                variables={"vpc_id": "string"},
+                outputs={"sg_id": '"sg-9"'},
+            ),
+            W(
+                "cluster",
+                depends_on=["subnets", "sg"],
+                inputs=[
+                    ("vpc", "azs", "azs"),
+                    ("vpc", "tags", "tags"),
+                    ("subnets", "subnet_ids", "subnet_ids"),
+                    ("subnets", "count", "subnet_count"),
+                    ("sg", "sg_id", "sg_id"),
+                ],
+                variables={
+                    "azs": "list(string)",
+                    "tags": "map(string)",
+                    "subnet_ids": "list(string)",
+                    "subnet_count": "number",
+                    "sg_id": "string",
+                },
+                outputs={"seen": "{ azs = var.azs, tags = var.tags, n = var.subnet_count }"},
+            ),
             W("logs", outputs={"bucket": '"logs-1"'}),
         ],
         binary=binary,
@@ -59,16 +82,21 @@ async def test_out_of_band_change_shows_in_that_workspace_only(temporal_env, ter
     client = temporal_env.client
     assert (await run_stack(client, config, mode="apply")).status == RunStatus.SUCCEEDED
 
-    subprocess.run([terraform.binary, "state", "rm", "null_resource.sg"], cwd=tmp_path / "sg", check=True,
-                   capture_output=True)
+    subprocess.run(
+        [terraform.binary, "state", "rm", "null_resource.sg"], cwd=tmp_path / "sg", check=True, capture_output=True
+    )
     report = await run_stack(client, config, mode="plan")
     changed = {n for n, ws in report.workspaces.items() if ws.changes.total()}
     assert changed == {"sg"}
     assert report.workspaces["sg"].changes.create == 1
-    assert report.public_json()["workspaces"]["sg"]["resources"] == [{"address": "null_resource.sg", "action": "create"}]
+    assert report.public_json()["workspaces"]["sg"]["resources"] == [
+        {"address": "null_resource.sg", "action": "create"}
+    ]
 
 
-async def test_broken_workspace_skips_dependents_and_spares_independent_branch(temporal_env, terraform, tmp_path, task_queue):
+async def test_broken_workspace_skips_dependents_and_spares_independent_branch(
+    temporal_env, terraform, tmp_path, task_queue
+):
     config = write_stack(
         tmp_path,
         [

@@ -1,0 +1,69 @@
+"""PlanSummary from `terraform show -json`, on plan documents shaped like terraform's."""
+
+from __future__ import annotations
+
+from activities.plan_summary import action_of, summarize
+
+
+def _rc(address: str, actions: list[str], mode: str = "managed") -> dict:
+    return {"address": address, "mode": mode, "change": {"actions": actions}}
+
+
+def test_counts_and_addresses_come_from_resource_changes() -> None:
+    plan = {
+        "terraform_version": "1.0.3",
+        "resource_changes": [
+            _rc("null_resource.a", ["create"]),
+            _rc("null_resource.b", ["update"]),
+            _rc("null_resource.c", ["delete", "create"]),
+            _rc("null_resource.d", ["create", "delete"]),
+            _rc("null_resource.e", ["delete"]),
+            _rc("null_resource.f", ["no-op"]),
+            _rc("data.x.y", ["read"], mode="data"),
+        ],
+    }
+    summary = summarize(plan)
+    assert summary.changes.model_dump() == {"create": 1, "update": 1, "delete": 1, "replace": 2}
+    assert [(r.address, r.action) for r in summary.resources] == [
+        ("null_resource.a", "create"),
+        ("null_resource.b", "update"),
+        ("null_resource.c", "replace"),
+        ("null_resource.d", "replace"),
+        ("null_resource.e", "delete"),
+    ]
+    assert summary.has_changes and summary.terraform_version == "1.0.3"
+
+
+def test_refresh_only_noise_is_no_change() -> None:
+    # terraform's exit code says "changes" here; the JSON says nothing changes.
+    summary = summarize({"resource_changes": [], "output_changes": {"o": {"actions": ["no-op"], "before": 1}}})
+    assert not summary.has_changes
+    assert summary.outputs["o"].value == 1
+
+
+def test_outputs_are_what_state_holds_not_what_plan_computes() -> None:
+    plan = {
+        "output_changes": {
+            "host": {"actions": ["update"], "before": "old", "after": "new", "before_sensitive": False},
+            "fresh": {"actions": ["create"], "before": None, "after": "x"},
+            "password": {"actions": ["no-op"], "before": "s3cret", "after": "s3cret", "before_sensitive": True},
+        },
+        "prior_state": {"values": {"outputs": {"host": {"value": "new"}, "fresh": {"value": "x"}}}},
+    }
+    summary = summarize(plan)
+    assert summary.outputs["host"].value == "old"
+    assert "fresh" not in summary.outputs
+    assert summary.outputs["password"].sensitive and summary.outputs["password"].value is None
+    assert summary.outputs["password"].display() == "(sensitive)"
+    assert summary.output_changes == ["fresh", "host"]
+
+
+def test_resource_drift_is_reported_where_terraform_gives_it() -> None:
+    summary = summarize({"resource_drift": [_rc("null_resource.a", ["delete"]), _rc("null_resource.b", ["update"])]})
+    assert [(r.address, r.action) for r in summary.drift] == [("null_resource.a", "delete"), ("null_resource.b", "update")]
+
+
+def test_action_of_rejects_reads_and_noops() -> None:
+    assert action_of(["read"]) is None
+    assert action_of(["no-op"]) is None
+    assert action_of([]) is None
