@@ -60,7 +60,10 @@ def test_outputs_are_what_state_holds_not_what_plan_computes() -> None:
 
 def test_resource_drift_is_reported_where_terraform_gives_it() -> None:
     summary = summarize({"resource_drift": [_rc("null_resource.a", ["delete"]), _rc("null_resource.b", ["update"])]})
-    assert [(r.address, r.action) for r in summary.drift] == [("null_resource.a", "delete"), ("null_resource.b", "update")]
+    assert [(r.address, r.action) for r in summary.drift] == [
+        ("null_resource.a", "delete"),
+        ("null_resource.b", "update"),
+    ]
 
 
 def test_action_of_rejects_reads_and_noops() -> None:
