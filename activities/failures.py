@@ -18,25 +18,36 @@ _TRANSIENT = re.compile(
 _LOCATION = re.compile(r"on (\S+) line (\d+)")
 
 
-def error_summary(stderr: str) -> str:
-    """terraform's first `Error:` line, with its file and line when given."""
-    lines = [line.strip(" │╷╵") .strip() for line in stderr.splitlines()]
+def error_summary(text: str) -> str:
+    """terraform's most specific `Error:` line, with its file and line when given.
+
+    terraform >= 1.4 opens init failures with a generic "encountered problems"
+    error, so an error that names a file and line is preferred.
+    """
+    lines = [line.strip(" │╷╵").strip() for line in text.splitlines()]
+    found: list[str] = []
     for i, line in enumerate(lines):
-        if line.startswith("Error:"):
-            summary = line.removeprefix("Error:").strip()
-            for follow in lines[i + 1 : i + 6]:
-                match = _LOCATION.search(follow)
-                if match:
-                    return f"{summary} ({match.group(1)} line {match.group(2)})"
-            return summary
+        if not line.startswith("Error:"):
+            continue
+        summary = line.removeprefix("Error:").strip()
+        for follow in lines[i + 1 : i + 6]:
+            match = _LOCATION.search(follow)
+            if match:
+                return f"{summary} ({match.group(1)} line {match.group(2)})"
+            if follow.startswith("Error:"):
+                break
+        found.append(summary)
+    if found:
+        return found[0]
     tail = [line for line in lines if line]
-    return tail[-1] if tail else "no error output"
+    return tail[0] if tail else "no error output"
 
 
 def classify(result: CommandResult, *, workspace: str) -> ApplicationError:
     """The ApplicationError to raise for a failed command."""
     text = result.stderr + result.stdout
-    summary = error_summary(result.stderr or result.stdout)
+    # terraform >= 1.4 prints some init diagnostics on stdout, so search both.
+    summary = error_summary(result.stderr + "\n" + result.stdout)
     message = f"{workspace}: terraform {result.command} failed: {summary}"
     if "Error acquiring the state lock" in text:
         return _error(f"{workspace}: state is locked by another process: {summary}", ErrorType.STATE_LOCKED)

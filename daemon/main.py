@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -36,10 +37,16 @@ def _write_crash_log() -> Path:
     return path
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # Unwind like Ctrl-C, so workers stop cleanly and an embedded server is shut down.
+    raise KeyboardInterrupt
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code instead of exiting."""
     from daemon.cli import app
 
+    signal.signal(signal.SIGTERM, _terminate)
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="tfo", standalone_mode=False)
@@ -49,7 +56,11 @@ def run(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        print("tfo: interrupted", file=sys.stderr)
+        print(
+            "tfo: interrupted; an unfinished run continues when you re-run the same command "
+            "or `tfo resume RUN_ID`",
+            file=sys.stderr,
+        )
         return 130
     except TfoError as exc:
         print(f"tfo: error: {exc}", file=sys.stderr)

@@ -70,3 +70,14 @@ def test_action_of_rejects_reads_and_noops() -> None:
     assert action_of(["read"]) is None
     assert action_of(["no-op"]) is None
     assert action_of([]) is None
+
+
+def test_error_summary_prefers_the_error_with_a_location() -> None:
+    from activities.failures import error_summary
+
+    text = (
+        "Error: Terraform encountered problems during initialisation, including problems\n\n"
+        "Error: Invalid expression\n\n  on main.tf line 3, in resource:\n"
+    )
+    assert error_summary(text) == "Invalid expression (main.tf line 3)"
+    assert error_summary("│ Error: Saved plan is stale\n") == "Saved plan is stale"
