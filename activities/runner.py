@@ -115,6 +115,10 @@ def output_args() -> list[str]:
     return ["output", "-json", "-no-color"]
 
 
+def state_pull_args() -> list[str]:
+    return ["state", "pull"]
+
+
 class TerraformRunner:
     """Runs terraform commands with heartbeats and graceful cancellation.
 

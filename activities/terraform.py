@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from activities.runner import (
     plan_args,
     resolve_binary,
     show_args,
+    state_pull_args,
     validate_args,
 )
 from activities.variables import merge_variables, write_var_file
@@ -155,6 +157,7 @@ class TerraformActivities:
         if not resumed:
             if not plan_file.is_file() or workdir.sha256_file(plan_file) != req.plan_sha256:
                 raise non_retryable(f"{ws.name}: the saved plan is missing or was modified", ErrorType.PLAN_TAMPERED)
+            await self._refuse_stale(ws, plan_file)
             workdir.write_private(started, json.dumps({"attempt": activity.info().attempt, "worker": self._worker}))
             await self._start_apply(ws, plan_file, rc_file, log_file, req)
         rc = await self._await_apply(ws, rc_file, started)
@@ -166,6 +169,28 @@ class TerraformActivities:
         plan_file.unlink(missing_ok=True)
         outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
         return ApplyResult(outputs=outputs, resumed=resumed, worker=self._worker)
+
+    async def _refuse_stale(self, ws: WorkspaceSpec, plan_file: Path) -> None:
+        """Refuse a saved plan whose state changed after it was made.
+
+        A run does not hold a workspace's lock between its plan and apply phases, so
+        another run may apply in between. terraform notices that only if the plan was
+        made against an existing state: a plan made before the first apply would
+        create everything a second time and leak the first objects.
+        """
+        planned = _planned_state_version(plan_file)
+        if planned is None:
+            return
+        pulled = await self._run(ws, state_pull_args())
+        if pulled.returncode != 0:
+            raise classify(pulled, workspace=ws.name)
+        current = _state_version(pulled.stdout)
+        if current is not None and current != planned:
+            raise non_retryable(
+                f"{ws.name}: the saved plan is stale (state changed since it was made); "
+                "run tfo apply again to plan afresh",
+                ErrorType.STALE_PLAN,
+            )
 
     async def _start_apply(
         self, ws: WorkspaceSpec, plan_file: Path, rc_file: Path, log_file: Path, req: ApplyRequest
@@ -215,6 +240,27 @@ class TerraformActivities:
                 )
         self._runner.finished("apply", time.monotonic() - began)
         return int(rc_file.read_text().strip() or "1")
+
+
+def _state_version(text: str) -> tuple[str, int] | None:
+    """A state's (lineage, serial); ("", 0) for no state; None if it cannot be read."""
+    if not text.strip():
+        return ("", 0)
+    try:
+        data = json.loads(text)
+        return (str(data.get("lineage") or ""), int(data.get("serial") or 0))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _planned_state_version(plan_file: Path) -> tuple[str, int] | None:
+    """The (lineage, serial) of the state a saved plan was made against, if it records one."""
+    try:
+        with zipfile.ZipFile(plan_file) as archive:
+            text = archive.read("tfstate").decode(errors="replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    return _state_version(text)
 
 
 def _sentinel_pid(pid_file: Path) -> int | None:

@@ -60,6 +60,20 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+START_ATTEMPTS = 3
+
+
+def _announced(log_path: Path, offset: int, port: int) -> bool:
+    """Whether the server started at `offset` in its log printed its ready banner."""
+    try:
+        with open(log_path, "rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return False
+    return any(line.startswith("Temporal Server:") and line.rstrip().endswith(f":{port}") for line in text.splitlines())
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -141,9 +155,33 @@ class EmbeddedServer:
         return None
 
     def _start(self) -> ServerInfo:
-        port, ui_port = free_port(), free_port()
+        # Ports are picked free here but bound later by the server, which also picks
+        # free ports of its own for internal services: another process (or the server
+        # itself) can take one in between, and then the server dies at startup. Retry
+        # with fresh ports instead of failing the user's command.
+        failure = "no output"
+        deadline = time.monotonic() + 30
+        for _ in range(START_ATTEMPTS):
+            if time.monotonic() > deadline:
+                break
+            info, failure = self._launch(deadline)
+            if info is not None:
+                (self._dir / "server.json").write_text(json.dumps(info.__dict__))
+                return info
+        raise ConnectionFailedError(
+            f"the embedded Temporal server did not start: {failure} (log: {self._dir / 'server.log'})"
+        )
+
+    def _launch(self, deadline: float) -> tuple[ServerInfo | None, str]:
+        """Start the server once; return its info when it serves, or why it did not."""
+        port = free_port()
+        ui_port = free_port()
+        while ui_port == port:
+            ui_port = free_port()
         db = self._dir.parent / "temporal.db"
-        log = open(self._dir / "server.log", "ab")  # noqa: SIM115 - handed to the child
+        log_path = self._dir / "server.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
         command = [
             temporal_binary(), "server", "start-dev",
             "--db-filename", str(db),
@@ -157,19 +195,17 @@ class EmbeddedServer:
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
         log.close()
-        deadline = time.monotonic() + 30
-        while not port_open(port):
+        # The frontend port opens before the server is healthy ("Frontend is not
+        # healthy yet"); the CLI prints its banner only once startup has finished.
+        while not (port_open(port) and _announced(log_path, offset, port)):
             if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                tail = (self._dir / "server.log").read_text(errors="replace").strip().splitlines()[-1:]
-                raise ConnectionFailedError(
-                    f"the embedded Temporal server did not start: {tail[0] if tail else 'no output'} "
-                    f"(log: {self._dir / 'server.log'})"
-                )
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait()
+                tail = log_path.read_bytes()[offset:].decode(errors="replace").strip().splitlines()[-1:]
+                return None, tail[0] if tail else "no output"
             time.sleep(0.03)
-        info = ServerInfo(pid=proc.pid, port=port, ui_port=ui_port)
-        (self._dir / "server.json").write_text(json.dumps(info.__dict__))
-        return info
+        return ServerInfo(pid=proc.pid, port=port, ui_port=ui_port), ""
 
     def _other_users(self, users: Path) -> bool:
         for path in users.glob("*.lock"):

@@ -7,7 +7,7 @@ other run can start terraform on that workspace: the child workflow is the lock.
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from config.errors import ErrorType
@@ -40,19 +40,35 @@ class TerraformWorkflow:
             plan = req.approved
         else:
             plan = await self._plan(req, keep=True)
-            destructive = plan.summary.changes.destructive()
-            if req.max_destructive is not None and destructive > req.max_destructive:
-                raise ApplicationError(
-                    f"{req.workspace.name}: after upstream changes the plan wants to delete or "
-                    f"replace {destructive} resource(s), more than was approved; run tfo apply "
-                    "again to review",
-                    type=ErrorType.NEEDS_REVIEW,
-                    non_retryable=True,
-                )
+            _within_approval(req, plan, req.max_destructive, after="upstream changes")
         if Operation.APPLY not in req.workspace.operations or not plan.summary.has_changes:
             return WorkspaceOutcome(
                 plan=plan, outputs=plan.summary.outputs, replanned=replanned, worker=plan.worker
             )
+        try:
+            applied = await self._apply(req, plan)
+        except ActivityError as exc:
+            if replanned or not _is_stale(exc):
+                raise
+            # Another run applied this workspace between our plan and apply phases (the
+            # lock is not held across them): plan again, within what was approved.
+            approved_destructive = plan.summary.changes.destructive()
+            plan = await self._plan(req, keep=True)
+            replanned = True
+            _within_approval(req, plan, approved_destructive, after="another run's apply")
+            if not plan.summary.has_changes:
+                return WorkspaceOutcome(plan=plan, outputs=plan.summary.outputs, replanned=True, worker=plan.worker)
+            applied = await self._apply(req, plan)
+        return WorkspaceOutcome(
+            plan=plan,
+            applied=True,
+            replanned=replanned,
+            outputs=applied.outputs,
+            resumed=applied.resumed,
+            worker=applied.worker,
+        )
+
+    async def _apply(self, req: WorkspaceRequest, plan: PlanResult) -> ApplyResult:
         assert plan.plan_file is not None and plan.plan_sha256 is not None
         applied: ApplyResult = await workflow.execute_activity(
             "apply_workspace",
@@ -70,14 +86,7 @@ class TerraformWorkflow:
             heartbeat_timeout=req.settings.heartbeat_timeout,
             retry_policy=retry.TERRAFORM,
         )
-        return WorkspaceOutcome(
-            plan=plan,
-            applied=True,
-            replanned=replanned,
-            outputs=applied.outputs,
-            resumed=applied.resumed,
-            worker=applied.worker,
-        )
+        return applied
 
     async def _plan(self, req: WorkspaceRequest, *, keep: bool) -> PlanResult:
         result: PlanResult = await workflow.execute_activity(
@@ -97,3 +106,21 @@ class TerraformWorkflow:
             retry_policy=retry.TERRAFORM,
         )
         return result
+
+
+def _within_approval(req: WorkspaceRequest, plan: PlanResult, max_destructive: int | None, *, after: str) -> None:
+    """Stop for review if a re-plan deletes or replaces more than was approved."""
+    destructive = plan.summary.changes.destructive()
+    if max_destructive is not None and destructive > max_destructive:
+        raise ApplicationError(
+            f"{req.workspace.name}: after {after} the plan wants to delete or "
+            f"replace {destructive} resource(s), more than was approved; run tfo apply "
+            "again to review",
+            type=ErrorType.NEEDS_REVIEW,
+            non_retryable=True,
+        )
+
+
+def _is_stale(exc: ActivityError) -> bool:
+    cause = exc.cause
+    return isinstance(cause, ApplicationError) and cause.type == ErrorType.STALE_PLAN

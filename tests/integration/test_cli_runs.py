@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cli_helpers import Result, Tfo, assert_nothing_running, kill_dev_servers
+from tests.integration.cli_helpers import Result, Tfo, assert_nothing_running, dev_servers, kill_dev_servers
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
 
@@ -238,3 +238,29 @@ def test_bad_input_is_one_line_and_exit_1(tfo: Tfo, terraform, tmp_path: Path): 
     assert nowhere.code == 1, nowhere
     assert "tfo-apply-stack-000000000000" in one_line_error(nowhere)
     assert not state.exists()  # nothing was started for any of them
+
+
+def test_embedded_server_retries_when_a_port_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A port taken between picking and binding must not fail the command: tfo retries with fresh ports."""
+    import socket
+
+    from daemon import embedded
+
+    state = tmp_path.resolve() / "state"
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        real_free_port = embedded.free_port
+        picks = iter([real_free_port(), taken])  # the first launch gets a UI port that is in use
+        monkeypatch.setattr(embedded, "free_port", lambda: next(picks, None) or real_free_port())
+        try:
+            with embedded.EmbeddedServer(state) as info:
+                assert info.ui_port != taken
+                assert embedded.port_open(info.port)
+                assert dev_servers(state) == [info.pid]
+            assert_nothing_running(state)
+            log = (state / "server" / "server.log").read_text()
+            assert str(taken) in log  # the failed first attempt, then a clean start
+        finally:
+            kill_dev_servers(state)

@@ -103,7 +103,8 @@ def state_id(ws_dir: Path) -> str:
 
 def apply_control(binary: str, directory: Path) -> None:
     """The same module applied the way tfo does it (saved plan, then apply), with no crash."""
-    for args in (["init", "-input=false"], ["plan", "-input=false", "-out=p.tfplan"], ["apply", "-input=false", "p.tfplan"]):
+    steps = (["init", "-input=false"], ["plan", "-input=false", "-out=p.tfplan"], ["apply", "-input=false", "p.tfplan"])
+    for args in steps:
         subprocess.run([binary, *args, "-no-color"], cwd=directory, check=True, capture_output=True)
 
 
@@ -146,7 +147,8 @@ async def test_worker_killed_mid_apply_resumes_without_applying_twice(temporal_e
                     ws = live.workspaces["slow"]
                     seen_running_apply |= ws.status == WorkspaceStatus.RUNNING and ws.operation == "apply"
                 log = run_dir / "apply.log"
-                if (run_dir / "apply.pid").exists() and log.exists() and "Provisioning with 'local-exec'" in log.read_text():
+                provisioning = log.exists() and "Provisioning with 'local-exec'" in log.read_text()
+                if provisioning and (run_dir / "apply.pid").exists():
                     break
                 await asyncio.sleep(0.05)
 
