@@ -48,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
 
 
+CANCELLED = "Cancelled"
+
+
 class WorkspaceFailed(Exception):
     """A workspace ended badly; carries the user-facing message and error type."""
 
@@ -144,6 +147,9 @@ class ParentWorkflow:
                 return
             outcome = await self._run_child(name, phase, inputs)
         except WorkspaceFailed as exc:
+            if exc.kind == CANCELLED:
+                self._set(name, WorkspaceStatus.CANCELLED)
+                return
             self._set(name, WorkspaceStatus.FAILED, error=str(exc), error_type=exc.kind)
             return
         except asyncio.CancelledError:
@@ -385,7 +391,7 @@ def _failure(exc: ChildWorkflowError) -> WorkspaceFailed:
         if isinstance(cause, ApplicationError):
             return WorkspaceFailed(cause.message, cause.type)
         if isinstance(cause, CancelledError):
-            return WorkspaceFailed("cancelled", "Cancelled")
+            return WorkspaceFailed("cancelled", CANCELLED)
         cause = cause.__cause__
     return WorkspaceFailed(str(exc))
 

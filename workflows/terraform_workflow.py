@@ -7,6 +7,7 @@ other run can start terraform on that workspace: the child workflow is the lock.
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.workflow import ActivityCancellationType
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -85,6 +86,8 @@ class TerraformWorkflow:
             start_to_close_timeout=req.settings.timeout,
             heartbeat_timeout=req.settings.heartbeat_timeout,
             retry_policy=retry.TERRAFORM,
+            # A cancelled run ends only after terraform has stopped and released its lock.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         return applied
 
@@ -104,6 +107,8 @@ class TerraformWorkflow:
             start_to_close_timeout=req.settings.timeout,
             heartbeat_timeout=req.settings.heartbeat_timeout,
             retry_policy=retry.TERRAFORM,
+            # A cancelled run ends only after terraform has stopped and released its lock.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         return result
 
