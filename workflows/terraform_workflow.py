@@ -7,8 +7,8 @@ other run can start terraform on that workspace: the child workflow is the lock.
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.workflow import ActivityCancellationType
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from config.errors import ErrorType
