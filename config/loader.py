@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from config.dag import Dag
+from config.drift_config import AlertsConfig, ScheduleConfig
+from config.drift_validation import check_drift_sections
 from config.errors import ConfigError, DependencyCycleError
 from config.model import (
     InfraConfig,
@@ -28,6 +30,8 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "workspaces": Workspace,
     "inputs": InputMapping,
     "terraform": TerraformSettings,
+    "schedules": ScheduleConfig,
+    "alerts": AlertsConfig,
 }
 
 
@@ -76,6 +80,7 @@ def validate_document(doc: YamlDocument, path: Path) -> LoadedConfig:
         raise _from_validation_error(exc, doc, source) from None
     root = (path.resolve().parent / config.workspace_root).resolve()
     dag = _check_graph(config, doc, source)
+    check_drift_sections(config, doc, source)
     loaded = LoadedConfig(config=config, path=path, root=root, dag=dag)
     _check_files(loaded, doc, source)
     return loaded
@@ -116,6 +121,7 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
             heartbeat_timeout=tf.heartbeat_timeout,
             approval_timeout=tf.approval_timeout,
         ),
+        alerts=cfg.alerts,
     )
 
 
@@ -165,7 +171,7 @@ def _from_validation_error(exc: ValidationError, doc: YamlDocument, source: str)
     elif first["type"] == "missing":
         message = f"{where}: required key is missing"
     else:
-        message = f"{where}: {first['msg']}"
+        message = f"{where}: {first['msg'].removeprefix('Value error, ')}"
         value = first.get("input")
         choice = first["type"] in ("enum", "literal_error")
         if choice and isinstance(value, str) and len(value) <= 64:

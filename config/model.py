@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from config.drift_config import AlertsConfig, ScheduleConfig
 from config.durations import Duration
 
 # Names end up in workflow IDs, file paths and terraform argument lists, so only a
@@ -109,9 +110,8 @@ class InfraConfig(_Strict):
     task_queue: SafeName = "tfo"
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)
     workspaces: list[Workspace] = Field(min_length=1)
-    # Reserved for the drift daemon; their schema is defined there.
-    schedules: list[dict[str, Any]] | None = None
-    alerts: dict[str, Any] | None = None
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    alerts: AlertsConfig | None = None
 
     def workspace(self, name: str) -> Workspace:
         for ws in self.workspaces:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from config.drift_config import AlertsConfig
 from config.model import InputMapping, Operation
 
 SENSITIVE = "(sensitive)"
@@ -58,6 +59,7 @@ class ConfigSnapshot(_Payload):
     task_queue: str
     workspaces: list[WorkspaceSpec]
     settings: RunSettings
+    alerts: AlertsConfig | None = None
 
     def workspace(self, name: str) -> WorkspaceSpec:
         for ws in self.workspaces:
@@ -76,6 +78,8 @@ class RunRequest(_Payload):
     auto_approve: bool = False
     no_wait: bool = False
     trigger: str = "cli"
+    ui_url: str | None = None
+    namespace: str = "default"
 
 
 class OutputValue(_Payload):
@@ -239,6 +243,7 @@ class WorkspaceReport(_Payload):
     worker: str | None = None
     replanned: bool = False
     resumed: bool = False
+    terraform_version: str | None = None
 
 
 class RunStatus(StrEnum):

@@ -10,14 +10,16 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.alerts import AlertActivities, DriftRecordActivities
 from activities.locks import LockActivities
 from activities.run_files import RunFilesActivities
 from activities.runner import TerraformRunner
 from activities.terraform import TerraformActivities
+from workflows.drift_ledger import DriftLedgerWorkflow
 from workflows.parent import ParentWorkflow
 from workflows.terraform_workflow import TerraformWorkflow
 
-WORKFLOWS = [ParentWorkflow, TerraformWorkflow]
+WORKFLOWS = [ParentWorkflow, TerraformWorkflow, DriftLedgerWorkflow]
 
 
 def worker_identity(label: str = "") -> str:
@@ -49,7 +51,12 @@ def build_workers(
             client,
             task_queue=default_queue,
             workflows=WORKFLOWS,
-            activities=[*terraform_activities, locks.describe_lock_holder],
+            activities=[
+                *terraform_activities,
+                locks.describe_lock_holder,
+                AlertActivities().send_alert,
+                DriftRecordActivities(client, task_queue=default_queue).record_run,
+            ],
             identity=identity,
             max_concurrent_activities=max_concurrent_activities,
         )

@@ -25,6 +25,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from config.dag import Dag
+    from config.drift_models import RecordRun
     from config.errors import ErrorType
     from config.model import Operation
     from config.payloads import (
@@ -82,6 +83,8 @@ class ParentWorkflow:
 
     @workflow.run
     async def run(self, req: RunRequest) -> RunReport:
+        if req.trigger == "schedule" and req.mode != "plan":
+            raise ApplicationError("a scheduled run can only plan", type="ScheduleMustPlan", non_retryable=True)
         self._req = req
         self._specs: dict[str, WorkspaceSpec] = {
             ws.name: ws for ws in req.config.workspaces if ws.name in req.workspaces
@@ -110,7 +113,9 @@ class ParentWorkflow:
             self._finish_cancelled()
         if req.mode == "apply":
             await self._cleanup()
-        return self._finalize()
+        report = self._finalize()
+        await self._record_drift(report)
+        return report
 
     # -- phases -------------------------------------------------------------
 
@@ -275,6 +280,7 @@ class ParentWorkflow:
             ws.resources = summary.resources
             ws.output_changes = summary.output_changes
             ws.drift = summary.drift
+            ws.terraform_version = summary.terraform_version or None
             ws.outcome = "changes" if summary.has_changes else "no_changes"
         if outcome.applied:
             self._applied.add(name)
@@ -367,6 +373,30 @@ class ParentWorkflow:
                 )
             except ActivityError:
                 workflow.logger.warning("could not clean up run files on queue %s", queue)
+
+    async def _record_drift(self, report: RunReport) -> None:
+        """Hand the result to the config's drift ledger (durable drift state and alerts)."""
+        req = self._req
+        consumes = {
+            name: [(m.source_workspace, m.source_output) for m in spec.inputs] for name, spec in self._specs.items()
+        }
+        record = RecordRun(
+            config=req.config.name,
+            report=report,
+            consumes=consumes,
+            alerts=req.config.alerts,
+            ui_url=req.ui_url,
+            namespace=req.namespace,
+        )
+        try:
+            await workflow.execute_activity(
+                "record_run",
+                record,
+                start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                retry_policy=retry.BOOKKEEPING,
+            )
+        except ActivityError:
+            workflow.logger.warning("could not record run %s in the drift ledger", report.run_id)
 
     def _finalize(self) -> RunReport:
         report = self._report

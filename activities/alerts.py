@@ -1,0 +1,61 @@
+"""Sending drift alerts through apprise, and handing finished runs to the drift ledger."""
+
+from __future__ import annotations
+
+import os
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from config.drift_config import AlertEvent, expand_env
+from config.drift_models import AlertRequest, LedgerState, RecordRun, ledger_id
+
+_TYPES = {
+    AlertEvent.DRIFT: "warning",
+    AlertEvent.CHANGED: "warning",
+    AlertEvent.RESOLVED: "success",
+    AlertEvent.FAILURE: "failure",
+}
+
+
+class AlertActivities:
+    """Alert delivery; failures raise so Temporal retries with backoff."""
+
+    @activity.defn(name="send_alert")
+    async def send_alert(self, alert: AlertRequest) -> None:
+        import apprise  # about 100 ms: only where alerts are sent
+
+        notifier = apprise.Apprise()
+        for i, template in enumerate(alert.urls):
+            try:
+                url = expand_env(template, dict(os.environ))
+            except KeyError as exc:
+                raise ApplicationError(
+                    f"alert URL {i}: environment variable {exc.args[0]} is not set on this worker",
+                    type="AlertConfig",
+                ) from None
+            if not notifier.add(url):
+                raise ApplicationError(f"alert URL {i}: apprise cannot use it", type="AlertConfig", non_retryable=True)
+        result = await notifier.async_notify(title=alert.title, body=alert.body, notify_type=_TYPES[alert.event])
+        if not result:  # apprise reports failures through its result, never by raising
+            raise ApplicationError(f"alert for {alert.workspace} was not delivered", type="AlertDelivery")
+
+
+class DriftRecordActivities:
+    """Signals a finished run into its config's drift ledger, starting the ledger if needed."""
+
+    def __init__(self, client: Client, *, task_queue: str) -> None:
+        self._client = client
+        self._queue = task_queue
+
+    @activity.defn(name="record_run")
+    async def record_run(self, rec: RecordRun) -> None:
+        await self._client.start_workflow(
+            "DriftLedgerWorkflow",
+            LedgerState(config=rec.config),
+            id=ledger_id(rec.config),
+            task_queue=self._queue,
+            start_signal="record",
+            start_signal_args=[rec],
+        )

@@ -1,0 +1,94 @@
+"""DriftLedgerWorkflow: the durable drift state of one config.
+
+Every finished run is signalled here (by the record_run activity, with
+signal-with-start). The ledger folds it into per-workspace drift records, queues
+alerts for transitions, and sends them one by one through an activity that
+retries until delivery. State lives in Temporal, not in any daemon's memory, so
+a restarted daemon loses nothing and repeats no alert; metrics are read from the
+`report` query. The ledger continues as new before its history grows large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from config.drift_config import AlertEvent
+    from config.drift_models import AlertRequest, DriftReport, LedgerState, RecordRun
+    from workflows import drift_rules
+
+# Continue as new well before Temporal's 10,240-event warning.
+HISTORY_LIMIT = 4000
+ALERT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5))
+
+
+@workflow.defn(name="DriftLedgerWorkflow")
+class DriftLedgerWorkflow:
+    def __init__(self) -> None:
+        self._state: LedgerState | None = None
+        self._inbox: list[RecordRun] = []
+
+    @workflow.signal(name="record")
+    def record(self, rec: RecordRun) -> None:
+        self._inbox.append(rec)
+
+    @workflow.query(name="report")
+    def report(self) -> DriftReport | None:
+        if self._state is None:
+            return None
+        s = self._state
+        return DriftReport(
+            config=s.config,
+            workspaces=s.workspaces,
+            checks_total=s.checks_total,
+            run_durations=s.run_durations,
+            alerts_pending=len(s.outbox),
+            alerts_sent=s.alerts_sent,
+        )
+
+    @workflow.run
+    async def run(self, state: LedgerState) -> None:
+        self._state = state
+        sender = asyncio.create_task(self._send_alerts())
+        while True:
+            await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
+            now = workflow.now()
+            while self._inbox:
+                rec = self._inbox.pop(0)
+                state.outbox.extend(drift_rules.record_run(state, rec, now.isoformat()))
+            for name, ws in drift_rules.due_reminders(state, now):
+                alert = drift_rules.make_alert(state, None, name, ws, AlertEvent.DRIFT, reminder=True)
+                if alert is not None:
+                    state.outbox.append(alert)
+                    ws.last_alert_at = now.isoformat()
+            if workflow.info().get_current_history_length() > HISTORY_LIMIT and not self._inbox:
+                await workflow.wait_condition(lambda: not state.outbox or bool(self._inbox))
+                if not self._inbox:
+                    sender.cancel()
+                    workflow.continue_as_new(state)
+
+    def _reminder_wait(self) -> timedelta | None:
+        assert self._state is not None
+        alerts = self._state.alerts
+        if alerts is None or alerts.remind_every is None:
+            return None
+        return min(alerts.remind_every, drift_rules.REMIND_CHECK)
+
+    async def _send_alerts(self) -> None:
+        state = self._state
+        assert state is not None
+        while True:
+            await workflow.wait_condition(lambda: bool(state.outbox))
+            alert: AlertRequest = state.outbox[0]
+            await workflow.execute_activity(
+                "send_alert",
+                alert,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=ALERT_RETRY,
+            )
+            state.outbox.pop(0)
+            state.alerts_sent += 1
