@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from config.durations import Duration
 
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 _CRON_FIELDS = [
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),

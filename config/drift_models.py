@@ -113,6 +113,3 @@ class DriftReport(_Payload):
 
 def ledger_id(config: str) -> str:
     return f"tfo-drift-ledger-{config}"
-
-
-

@@ -46,6 +46,4 @@ def _check_urls(urls: list[str], doc: YamlDocument, source: str) -> None:
         if not apprise.Apprise().add(expanded):
             # Never echo an expanded URL: it usually holds a token.
             shown = url if env_names(url) else url.split("://", 1)[0] + "://..."
-            raise ConfigError(
-                f"alerts.urls[{i}]: apprise cannot use URL {shown!r}", path=source, line=line
-            )
+            raise ConfigError(f"alerts.urls[{i}]: apprise cannot use URL {shown!r}", path=source, line=line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -261,3 +262,83 @@ def worker(
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
     return run(conn, queues=task_queue or [], default_queue=default_queue, identity=identity)
+
+
+@app.command("daemon")
+def daemon_(
+    config: ConfigArg,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics, /healthz, /readyz.")] = 9464,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics server binds.")] = "0.0.0.0",
+    sdk_metrics_port: Annotated[
+        int | None, typer.Option("--sdk-metrics-port", help="Also export the Temporal SDK's worker metrics here.")
+    ] = None,
+    task_queue: Annotated[list[str] | None, typer.Option("--task-queue", help="Extra queue(s) to serve.")] = None,
+    ui_url: Annotated[str | None, typer.Option("--ui-url", help="Temporal UI base URL for alert links.")] = None,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Run workers, drift schedules, metrics and alerts until SIGTERM."""
+    from daemon.commands.daemon import daemon as run
+
+    return run(
+        config,
+        _conn(address, namespace, tls_cert, tls_key, tls_ca),
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        sdk_metrics_port=sdk_metrics_port,
+        state_dir=state_dir,
+        queues=task_queue or [],
+        ui_url=ui_url,
+    )
+
+
+@app.command()
+def drift(
+    config: ConfigArg,
+    as_json: JsonOpt = False,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Show the latest drift report of each workspace."""
+    from daemon.commands.drift import drift as run
+
+    return run(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir, as_json=as_json)
+
+
+class ScheduleAction(StrEnum):
+    LIST = "list"
+    SYNC = "sync"
+    TRIGGER = "trigger"
+    PAUSE = "pause"
+    UNPAUSE = "unpause"
+
+
+@app.command("schedules")
+def schedules_(
+    action: Annotated[ScheduleAction, typer.Argument(help="list, sync, trigger, pause or unpause.")],
+    config: ConfigArg,
+    name: Annotated[str | None, typer.Argument(help="Schedule name (trigger, pause, unpause).")] = None,
+    as_json: JsonOpt = False,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Manage the drift schedules of a config: tfo schedules ACTION CONFIG [NAME]."""
+    from config.errors import RunError
+    from daemon.commands.schedules import schedules as run
+
+    if action in (ScheduleAction.TRIGGER, ScheduleAction.PAUSE, ScheduleAction.UNPAUSE) and not name:
+        raise RunError(f"tfo schedules {action.value} needs a schedule NAME")
+    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    return run(action.value, config, conn, name=name, state_dir=state_dir, as_json=as_json)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config.errors import ConnectionFailedError
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+    from temporalio.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,9 @@ class ConnectionSettings:
         return self.address is None
 
 
-async def connect(settings: ConnectionSettings, *, address: str | None = None):
+async def connect(
+    settings: ConnectionSettings, *, address: str | None = None, runtime: Runtime | None = None
+) -> Client:
     """Connect a client with tfo's data converter.
 
     Raises:
@@ -84,6 +91,7 @@ async def connect(settings: ConnectionSettings, *, address: str | None = None):
             tls=tls,
             api_key=settings.api_key,
             data_converter=pydantic_data_converter,
+            runtime=runtime,
         )
     except Exception as exc:  # the SDK raises plain RuntimeError for connection failures
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

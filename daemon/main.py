@@ -57,8 +57,7 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         print(
-            "tfo: interrupted; an unfinished run continues when you re-run the same command "
-            "or `tfo resume RUN_ID`",
+            "tfo: interrupted; an unfinished run continues when you re-run the same command or `tfo resume RUN_ID`",
             file=sys.stderr,
         )
         return 130

@@ -68,9 +68,7 @@ async def session_for_run(
     where = run_location(run_id) or {}
     directory = state_dir or (Path(str(where["state_dir"])) if "state_dir" in where else None)
     if conn.embedded and directory is None:
-        raise RunError(
-            f"don't know where run {run_id} lives: pass --state-dir, or --temporal-address for a server"
-        )
+        raise RunError(f"don't know where run {run_id} lives: pass --state-dir, or --temporal-address for a server")
     default_queue = str(where.get("default_queue", "tfo"))
     queues = [str(q) for q in where.get("queues", []) or []]  # type: ignore[attr-defined]
     async with open_session(

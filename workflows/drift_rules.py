@@ -35,7 +35,9 @@ def classify(ws: WorkspaceReport, *, mode: str, run_id: str, now: str) -> Worksp
     return WorkspaceDrift(
         status=DriftStatus.DRIFTED if drifted else DriftStatus.CLEAN,
         cause=_cause(ws) if drifted else None,
-        changes=ws.changes if drifted else ws.changes.model_copy(update={"create": 0, "update": 0, "delete": 0, "replace": 0}),
+        changes=ws.changes
+        if drifted
+        else ws.changes.model_copy(update={"create": 0, "update": 0, "delete": 0, "replace": 0}),
         resources=ws.resources if drifted else [],
         drift=ws.drift if drifted else [],
         output_changes=ws.output_changes if drifted else [],
@@ -61,7 +63,9 @@ def record_run(state: LedgerState, rec: RecordRun, now: str) -> list[AlertReques
         state.alerts = rec.alerts
     report = rec.report
     if report.started_at and report.finished_at:
-        seconds = (datetime.fromisoformat(report.finished_at) - datetime.fromisoformat(report.started_at)).total_seconds()
+        seconds = (
+            datetime.fromisoformat(report.finished_at) - datetime.fromisoformat(report.started_at)
+        ).total_seconds()
         state.run_durations.setdefault(report.mode, Histogram()).observe(seconds)
     results: dict[str, WorkspaceDrift] = {}
     for name, ws in sorted(report.workspaces.items()):
@@ -108,7 +112,13 @@ def transition(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> Aler
 
 
 def make_alert(
-    state: LedgerState, rec: RecordRun | None, name: str, ws: WorkspaceDrift, event: AlertEvent, *, reminder: bool = False
+    state: LedgerState,
+    rec: RecordRun | None,
+    name: str,
+    ws: WorkspaceDrift,
+    event: AlertEvent,
+    *,
+    reminder: bool = False,
 ) -> AlertRequest | None:
     alerts: AlertsConfig | None = state.alerts
     if alerts is None or event not in alerts.on:

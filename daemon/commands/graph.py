@@ -33,8 +33,7 @@ def _json(dag: Dag) -> str:
     return json.dumps(
         {
             "workspaces": [
-                {"name": n, "dependsOn": list(dag.dependencies(n)), "depth": dag.depth(n)}
-                for n in dag.by_depth()
+                {"name": n, "dependsOn": list(dag.dependencies(n)), "depth": dag.depth(n)} for n in dag.by_depth()
             ]
         }
     )

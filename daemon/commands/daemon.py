@@ -1,0 +1,132 @@
+"""`tfo daemon`: workers, drift schedules, metrics and alerts in one long-running process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from config.drift_models import DriftReport
+from config.errors import TfoError
+from config.loader import LoadedConfig, load_config
+from daemon import runs
+from daemon.connection import ConnectionSettings, connect
+from daemon.drift import fetch_report
+from daemon.embedded import EmbeddedServer
+from daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
+from daemon.schedules import reconcile_schedules
+from daemon.worker import build_workers, worker_identity
+
+
+def _say(text: str) -> None:
+    print(f"tfo daemon: {text}", file=sys.stderr, flush=True)
+
+
+def daemon(
+    config_path: Path,
+    conn: ConnectionSettings,
+    *,
+    metrics_port: int,
+    metrics_host: str,
+    sdk_metrics_port: int | None,
+    state_dir: Path | None,
+    queues: list[str],
+    ui_url: str | None,
+) -> int:
+    loaded = load_config(config_path)
+    directory = runs.default_state_dir(config_path, state_dir)
+    with contextlib.ExitStack() as stack:
+        address = conn.address
+        if conn.embedded:
+            info = stack.enter_context(EmbeddedServer(directory))
+            address, ui_url = info.address, ui_url or info.ui_url
+            _say(f"embedded Temporal server at {info.address} (state: {directory})")
+        if ui_url:
+            _say(f"Temporal UI: {ui_url}")
+        asyncio.run(
+            _serve(loaded, conn, address, directory, metrics_port, metrics_host, sdk_metrics_port, queues, ui_url)
+        )
+    return 0
+
+
+async def _serve(
+    loaded: LoadedConfig,
+    conn: ConnectionSettings,
+    address: str | None,
+    state_dir: Path,
+    metrics_port: int,
+    metrics_host: str,
+    sdk_metrics_port: int | None,
+    extra_queues: list[str],
+    ui_url: str | None,
+) -> None:
+    runtime = None
+    if sdk_metrics_port is not None:
+        from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+        bind = f"{metrics_host}:{sdk_metrics_port}"
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+    client = await connect(conn, address=address, runtime=runtime)
+    loop = asyncio.get_running_loop()
+    current = {"config": loaded}
+
+    def fetch() -> list[DriftReport]:
+        future = asyncio.run_coroutine_threadsafe(fetch_report(client, current["config"].name), loop)
+        try:
+            report = future.result(timeout=10)
+        except (TfoError, TimeoutError):
+            return []
+        return [report] if report else []
+
+    registry = CollectorRegistry()
+    registry.register(DriftCollector(fetch))
+    histogram = terraform_histogram(registry)
+    from activities.runner import TerraformRunner
+
+    runner = TerraformRunner(on_finish=lambda command, seconds: histogram.labels(command=command).observe(seconds))
+    snap_queues = sorted(
+        {ws.task_queue or loaded.config.task_queue for ws in loaded.config.workspaces} | set(extra_queues)
+    )
+    workers = build_workers(
+        client,
+        default_queue=loaded.config.task_queue,
+        activity_queues=snap_queues,
+        identity=worker_identity("daemon"),
+        runner=runner,
+    )
+    tasks = [asyncio.create_task(w.run()) for w in workers]
+    ready = {"ok": False}
+    server = MetricsServer(
+        registry, port=metrics_port, host=metrics_host, ready=lambda: ready["ok"] and all(not t.done() for t in tasks)
+    )
+    server.start()
+    _say(f"metrics: http://{'127.0.0.1' if metrics_host == '0.0.0.0' else metrics_host}:{server.port}/metrics")
+
+    async def sync() -> None:
+        try:
+            fresh = load_config(current["config"].path)
+        except TfoError as exc:
+            _say(f"config not reloaded: {exc}")
+            return
+        current["config"] = fresh
+        result = await reconcile_schedules(client, fresh, state_dir=state_dir, ui_url=ui_url, namespace=conn.namespace)
+        _say(f"schedules: {len(result.created)} created, {len(result.updated)} updated, {len(result.deleted)} deleted")
+
+    await sync()
+    ready["ok"] = True
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(sync()))
+    _say(f"running; serving queues {', '.join(snap_queues)}. SIGHUP reloads the config, SIGTERM stops.")
+    await stop.wait()
+    _say("stopping: in-flight terraform gets SIGINT and releases its lock")
+    ready["ok"] = False
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    server.stop()
+    _say("stopped")

@@ -1,0 +1,25 @@
+"""Reading a config's drift report from its ledger workflow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from config.drift_models import DriftReport, ledger_id
+from config.errors import RunError
+
+
+async def fetch_report(client: Client, config: str, *, timeout: timedelta = timedelta(seconds=5)) -> DriftReport | None:
+    """The latest drift report, or None if this config was never checked."""
+    handle = client.get_workflow_handle(ledger_id(config))
+    try:
+        report = await handle.query("report", result_type=DriftReport, rpc_timeout=timeout)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise RunError(f"cannot read the drift report of {config}: {exc.message}") from None
+    except WorkflowQueryFailedError as exc:
+        raise RunError(f"cannot read the drift report of {config}: {exc}") from None
+    return report

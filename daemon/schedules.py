@@ -1,0 +1,132 @@
+"""Temporal Schedules of plan-only drift checks, reconciled from infra.yaml.
+
+Each schedule this config owns has the ID `tfo-sched:CONFIG:NAME`. Reconciling
+creates, updates and deletes exactly those, and never touches another config's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.service import RPCError
+
+from config.drift_config import ScheduleConfig
+from config.errors import RunError
+from config.loader import LoadedConfig
+from daemon import runs
+
+MIN_CATCHUP = timedelta(seconds=10)
+
+
+def schedule_id(config: str, name: str) -> str:
+    # ':' cannot appear in tfo names, so one config's prefix never matches another's.
+    return f"tfo-sched:{config}:{name}"
+
+
+def owned_prefix(config: str) -> str:
+    return f"tfo-sched:{config}:"
+
+
+@dataclass
+class ReconcileResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+def build_schedule(
+    loaded: LoadedConfig, sched: ScheduleConfig, *, state_dir: Path, ui_url: str | None, namespace: str
+) -> Schedule:
+    request = runs.build_request(
+        loaded, mode="plan", workspaces=sched.workspaces or [], state_dir=state_dir, trigger="schedule"
+    )
+    request.ui_url = ui_url
+    request.namespace = namespace
+    if sched.every is not None:
+        spec = ScheduleSpec(intervals=[ScheduleIntervalSpec(every=sched.every)], jitter=sched.jitter)
+        # After downtime, catch up at most the latest missed check, never a storm.
+        catchup = max(sched.every, MIN_CATCHUP)
+    else:
+        spec = ScheduleSpec(cron_expressions=[sched.cron or ""], jitter=sched.jitter)
+        catchup = timedelta(minutes=1)
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            "ParentWorkflow",
+            request,
+            id=f"tfo-plan-{request.config.name}-{sched.name}",
+            task_queue=request.config.task_queue,
+            memo={"config": request.config.path, "mode": "plan", "trigger": "schedule"},
+        ),
+        spec=spec,
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=catchup),
+        state=ScheduleState(paused=sched.paused, note=f"managed by tfo from {loaded.path.resolve()}"),
+    )
+
+
+async def owned_ids(client: Client, config: str) -> list[str]:
+    prefix = owned_prefix(config)
+    found = []
+    async for item in await client.list_schedules():
+        if item.id.startswith(prefix):
+            found.append(item.id)
+    return sorted(found)
+
+
+async def reconcile_schedules(
+    client: Client, loaded: LoadedConfig, *, state_dir: Path, ui_url: str | None = None, namespace: str = "default"
+) -> ReconcileResult:
+    """Make the server's schedules for this config exactly the configured ones."""
+    result = ReconcileResult()
+    wanted = {
+        schedule_id(loaded.name, s.name): build_schedule(
+            loaded, s, state_dir=state_dir, ui_url=ui_url, namespace=namespace
+        )
+        for s in loaded.config.schedules
+    }
+    existing = set(await owned_ids(client, loaded.name))
+    for sid, schedule in sorted(wanted.items()):
+        if sid in existing:
+            handle = client.get_schedule_handle(sid)
+
+            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=new)
+
+            await handle.update(replace)
+            result.updated.append(sid)
+        else:
+            await client.create_schedule(sid, schedule)
+            result.created.append(sid)
+    for sid in sorted(existing - set(wanted)):
+        await client.get_schedule_handle(sid).delete()
+        result.deleted.append(sid)
+    return result
+
+
+async def control(client: Client, loaded: LoadedConfig, name: str, action: str) -> None:
+    """trigger, pause or unpause one of this config's schedules."""
+    if name not in {s.name for s in loaded.config.schedules}:
+        raise RunError(f"no schedule {name!r} in {loaded.path}")
+    handle = client.get_schedule_handle(schedule_id(loaded.name, name))
+    try:
+        if action == "trigger":
+            await handle.trigger(overlap=ScheduleOverlapPolicy.SKIP)
+        elif action == "pause":
+            await handle.pause(note="paused with tfo schedules pause")
+        elif action == "unpause":
+            await handle.unpause(note="unpaused with tfo schedules unpause")
+    except RPCError as exc:
+        raise RunError(f"schedule {name}: {exc.message} (run `tfo schedules sync` first?)") from None
