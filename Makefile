@@ -31,7 +31,7 @@ test: $(STAMP) lint
 	$(OFFLINE) && $(VENV)/bin/pytest -q tests
 
 demo: $(STAMP)
-	$(OFFLINE) && bash examples/demo.sh
+	$(OFFLINE) && $(PY) examples/demo.py
 
 clean:
 	rm -rf $(VENV) $(DEV) examples/multi-region/.tfo examples/multi-region/*/terraform.tfstate* examples/multi-region/*/.terraform*

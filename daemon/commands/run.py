@@ -59,6 +59,8 @@ def run_command(config_path: Path, conn: ConnectionSettings, opts: RunOptions) -
             activity_queues=queues,
             local_worker=opts.local_worker,
         ) as session:
+            if session.server:
+                request.ui_url = session.server.ui_url
             run_id = await runs.find_interrupted(session.client, state_dir, request)
             if run_id:
                 print(f"resuming interrupted run {run_id}", file=sys.stderr)
