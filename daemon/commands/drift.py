@@ -40,7 +40,8 @@ def drift(config_path: Path, conn: ConnectionSettings, *, state_dir: Path | None
         return 0
     for name, ws in sorted(report.workspaces.items()):
         c = ws.changes
-        line = f"{name:24} {ws.status.value:8} {age(ws.checked_at):>5} ago  +{c.create} ~{c.update} -{c.delete} ±{c.replace}"
+        counts = f"+{c.create} ~{c.update} -{c.delete} ±{c.replace}"
+        line = f"{name:24} {ws.status.value:8} {age(ws.checked_at):>5} ago  {counts}"
         if ws.cause:
             line += f"  ({ws.cause.replace('_', ' ')})"
         if ws.at_risk:
