@@ -59,8 +59,8 @@ def _cause(ws: WorkspaceReport) -> str:
 def record_run(state: LedgerState, rec: RecordRun, now: str) -> list[AlertRequest]:
     """Fold one run into the ledger state; return the alerts its transitions call for."""
     state.records += 1
-    if rec.alerts is not None:
-        state.alerts = rec.alerts
+    # Every run carries its config's alerts: None means the config no longer has any.
+    state.alerts = rec.alerts
     report = rec.report
     if report.started_at and report.finished_at:
         seconds = (
@@ -85,6 +85,14 @@ def record_run(state: LedgerState, rec: RecordRun, now: str) -> list[AlertReques
     alerts: list[AlertRequest] = []
     for name, result in results.items():
         previous = state.workspaces.get(name)
+        if result.status == DriftStatus.ERRORED and previous is not None:
+            if previous.status == DriftStatus.ERRORED:
+                result.settled_status, result.settled_fingerprint = (
+                    previous.settled_status,
+                    previous.settled_fingerprint,
+                )
+            else:
+                result.settled_status, result.settled_fingerprint = previous.status, previous.fingerprint()
         event = transition(previous, result)
         counts = state.checks_total.setdefault(name, {})
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
@@ -101,14 +109,19 @@ def record_run(state: LedgerState, rec: RecordRun, now: str) -> list[AlertReques
 
 def transition(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> AlertEvent | None:
     before = previous.status if previous else None
+    if current.status == DriftStatus.ERRORED:
+        return AlertEvent.FAILURE if before != DriftStatus.ERRORED else None
+    # Drift is compared with the last check that did not error: a failed check in between
+    # neither hides a resolution nor makes known drift new again.
+    if previous is not None and before == DriftStatus.ERRORED:
+        before, fingerprint = previous.settled_status, previous.settled_fingerprint
+    else:
+        fingerprint = previous.fingerprint() if previous else ""
     if current.status == DriftStatus.DRIFTED:
         if before != DriftStatus.DRIFTED:
             return AlertEvent.DRIFT
-        assert previous is not None
-        return AlertEvent.CHANGED if previous.fingerprint() != current.fingerprint() else None
-    if current.status == DriftStatus.CLEAN:
-        return AlertEvent.RESOLVED if before == DriftStatus.DRIFTED else None
-    return AlertEvent.FAILURE if before != DriftStatus.ERRORED else None
+        return AlertEvent.CHANGED if fingerprint != current.fingerprint() else None
+    return AlertEvent.RESOLVED if before == DriftStatus.DRIFTED else None
 
 
 def make_alert(

@@ -10,14 +10,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
-    CancelledError,
     ChildWorkflowError,
     WorkflowAlreadyStartedError,
 )
@@ -38,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         RunReport,
         RunRequest,
         RunStatus,
-        SensitiveRef,
         WorkspaceOutcome,
         WorkspaceReport,
         WorkspaceRequest,
@@ -46,18 +43,9 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceStatus,
     )
     from workflows import retry
+    from workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
+    from workflows.run_report import finalize, format_timeout, mark_cancelled, record_outcome
     from workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
-
-
-CANCELLED = "Cancelled"
-
-
-class WorkspaceFailed(Exception):
-    """A workspace ended badly; carries the user-facing message and error type."""
-
-    def __init__(self, message: str, kind: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 @workflow.defn(name="ParentWorkflow")
@@ -110,10 +98,10 @@ class ParentWorkflow:
             if applying and (req.auto_approve or await self._gate()):
                 await self._phase(Phase.APPLY)
         except asyncio.CancelledError:
-            self._finish_cancelled()
+            mark_cancelled(self._report)
         if req.mode == "apply":
             await self._cleanup()
-        report = self._finalize()
+        report = finalize(self._report, workflow.now().isoformat())
         await self._record_drift(report)
         return report
 
@@ -164,38 +152,14 @@ class ParentWorkflow:
 
     def _inputs(self, name: str, phase: Phase) -> dict[str, InputValue] | None:
         """Resolve a workspace's inputs; None means "defer until upstream is applied"."""
-        spec = self._specs[name]
-        values: dict[str, InputValue] = {}
-        for mapping in spec.inputs:
-            src = mapping.source_workspace
-            if src not in self._specs:
-                raise WorkspaceFailed(f"input {mapping.target_var}: {src} is not part of this run")
-            outputs = self._outputs.get(src, {})
-            output = outputs.get(mapping.source_output)
-            if output is None:
-                pending = src in self._deferred or (
-                    src in self._plans and mapping.source_output in self._plans[src].summary.output_changes
-                )
-                if pending and self._req.mode == "apply" and phase == Phase.PLAN:
-                    return None
-                if pending or not outputs:
-                    raise WorkspaceFailed(
-                        f"upstream output {mapping.source_output} not available yet: apply {src} first",
-                        ErrorType.MISSING_OUTPUT,
-                    )
-                raise WorkspaceFailed(
-                    f"upstream {src} has no output {mapping.source_output!r} (input {mapping.target_var})",
-                    ErrorType.MISSING_OUTPUT,
-                )
-            if output.sensitive:
-                src_spec = self._specs[src]
-                ref = SensitiveRef(
-                    workspace=src, dir=src_spec.dir, binary=src_spec.binary, output=mapping.source_output
-                )
-                values[mapping.target_var] = InputValue(ref=ref)
-            else:
-                values[mapping.target_var] = InputValue(value=output.value)
-        return values
+        return resolve_inputs(
+            self._specs[name],
+            specs=self._specs,
+            outputs=self._outputs,
+            plans=self._plans,
+            deferred=self._deferred,
+            may_defer=self._req.mode == "apply" and phase == Phase.PLAN,
+        )
 
     def _needs_apply_phase(self, name: str, inputs: dict[str, InputValue]) -> bool:
         if name in self._deferred or name not in self._plans:
@@ -231,7 +195,7 @@ class ParentWorkflow:
                         result: WorkspaceOutcome = await handle
                         return result
                     except ChildWorkflowError as exc:
-                        raise _failure(exc) from None
+                        raise child_failure(exc) from None
             holder = await workflow.execute_local_activity(
                 "describe_lock_holder",
                 lock_workflow_id(spec.lock_key),
@@ -270,29 +234,14 @@ class ParentWorkflow:
 
     def _record(self, name: str, phase: Phase, inputs: dict[str, InputValue], outcome: WorkspaceOutcome) -> None:
         self._outputs[name] = outcome.outputs
-        ws = self._ws(name)
-        if outcome.plan is not None:
-            summary = outcome.plan.summary
-            if phase == Phase.PLAN:
-                self._plans[name] = outcome.plan
-                self._plan_inputs[name] = inputs
-            ws.changes = summary.changes
-            ws.resources = summary.resources
-            ws.output_changes = summary.output_changes
-            ws.drift = summary.drift
-            ws.terraform_version = summary.terraform_version or None
-            ws.outcome = "changes" if summary.has_changes else "no_changes"
+        if outcome.plan is not None and phase == Phase.PLAN:
+            self._plans[name] = outcome.plan
+            self._plan_inputs[name] = inputs
         if outcome.applied:
             self._applied.add(name)
-            ws.outcome = "applied"
-        ws.replanned = ws.replanned or outcome.replanned
-        ws.resumed = ws.resumed or outcome.resumed
-        ws.worker = outcome.worker or ws.worker
-        ws.outputs = {k: v.display() for k, v in outcome.outputs.items()}
-        status = WorkspaceStatus.SUCCEEDED
-        if phase == Phase.PLAN and self._req.mode == "apply":
-            status = WorkspaceStatus.PLANNED
-        self._set(name, status, detail=None)
+        record_outcome(self._ws(name), outcome)
+        planned = phase == Phase.PLAN and self._req.mode == "apply"
+        self._set(name, WorkspaceStatus.PLANNED if planned else WorkspaceStatus.SUCCEEDED)
 
     # -- approval -------------------------------------------------------------
 
@@ -310,7 +259,7 @@ class ParentWorkflow:
         try:
             await workflow.wait_condition(lambda: self._decision is not None, timeout=timeout)
         except TimeoutError:
-            self._report.approval_note = f"approval timed out after {_fmt(timeout)}"
+            self._report.approval_note = f"approval timed out after {format_timeout(timeout)}"
             self._report.status = RunStatus.REJECTED
             return False
         finally:
@@ -352,13 +301,6 @@ class ParentWorkflow:
         if status in TERMINAL or status == WorkspaceStatus.PLANNED:
             self._done[name] = WorkspaceStatus.SUCCEEDED if status == WorkspaceStatus.PLANNED else status
 
-    def _finish_cancelled(self) -> None:
-        assert self._report is not None
-        for ws in self._report.workspaces.values():
-            if ws.status not in TERMINAL:
-                ws.status = WorkspaceStatus.CANCELLED
-        self._report.status = RunStatus.CANCELLED
-
     async def _cleanup(self) -> None:
         """Remove the run's saved plans (they hold variable values) on every queue used."""
         queues = sorted({s.task_queue for s in self._specs.values()})
@@ -397,35 +339,3 @@ class ParentWorkflow:
             )
         except ActivityError:
             workflow.logger.warning("could not record run %s in the drift ledger", report.run_id)
-
-    def _finalize(self) -> RunReport:
-        report = self._report
-        assert report is not None
-        statuses = [ws.status for ws in report.workspaces.values()]
-        for ws in report.workspaces.values():
-            if ws.status == WorkspaceStatus.PLANNED:
-                # Planned but never applied: the run was rejected or stopped at the gate.
-                ws.status = WorkspaceStatus.SUCCEEDED
-        if report.status not in (RunStatus.CANCELLED, RunStatus.REJECTED):
-            failed = WorkspaceStatus.FAILED in statuses
-            report.status = RunStatus.FAILED if failed else RunStatus.SUCCEEDED
-        report.changes = any(ws.outcome in ("changes", "applied") for ws in report.workspaces.values())
-        report.finished_at = workflow.now().isoformat()
-        return report
-
-
-def _failure(exc: ChildWorkflowError) -> WorkspaceFailed:
-    """The innermost application error's message and type, for the user."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ApplicationError):
-            return WorkspaceFailed(cause.message, cause.type)
-        if isinstance(cause, CancelledError):
-            return WorkspaceFailed("cancelled", CANCELLED)
-        cause = cause.__cause__
-    return WorkspaceFailed(str(exc))
-
-
-def _fmt(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"

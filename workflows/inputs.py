@@ -1,0 +1,74 @@
+"""Resolving a workspace's inputs from its upstreams' outputs (pure, used by ParentWorkflow)."""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
+
+from config.errors import ErrorType
+from config.payloads import InputValue, OutputValue, PlanResult, SensitiveRef, WorkspaceSpec
+
+CANCELLED = "Cancelled"
+
+
+class WorkspaceFailed(Exception):
+    """A workspace ended badly; carries the user-facing message and error type."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def resolve_inputs(
+    spec: WorkspaceSpec,
+    *,
+    specs: dict[str, WorkspaceSpec],
+    outputs: dict[str, dict[str, OutputValue]],
+    plans: dict[str, PlanResult],
+    deferred: set[str],
+    may_defer: bool,
+) -> dict[str, InputValue] | None:
+    """The workspace's input values; None means "defer until its upstream is applied".
+
+    Sensitive outputs become references the activity resolves from upstream state,
+    so their values never enter workflow history.
+
+    Raises:
+        WorkspaceFailed: an output is missing (the message names it and what to do).
+    """
+    values: dict[str, InputValue] = {}
+    for mapping in spec.inputs:
+        src, name = mapping.source_workspace, mapping.source_output
+        if src not in specs:
+            raise WorkspaceFailed(f"input {mapping.target_var}: {src} is not part of this run")
+        available = outputs.get(src, {})
+        output = available.get(name)
+        if output is None:
+            pending = src in deferred or (src in plans and name in plans[src].summary.output_changes)
+            if pending and may_defer:
+                return None
+            if pending or not available:
+                raise WorkspaceFailed(
+                    f"upstream output {name} not available yet: apply {src} first", ErrorType.MISSING_OUTPUT
+                )
+            raise WorkspaceFailed(
+                f"upstream {src} has no output {name!r} (input {mapping.target_var})", ErrorType.MISSING_OUTPUT
+            )
+        if output.sensitive:
+            upstream = specs[src]
+            ref = SensitiveRef(workspace=src, dir=upstream.dir, binary=upstream.binary, output=name)
+            values[mapping.target_var] = InputValue(ref=ref)
+        else:
+            values[mapping.target_var] = InputValue(value=output.value)
+    return values
+
+
+def child_failure(exc: ChildWorkflowError) -> WorkspaceFailed:
+    """The innermost application error's message and type, for the user."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return WorkspaceFailed(cause.message, cause.type)
+        if isinstance(cause, CancelledError):
+            return WorkspaceFailed("cancelled", CANCELLED)
+        cause = cause.__cause__
+    return WorkspaceFailed(str(exc))
