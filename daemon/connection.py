@@ -68,7 +68,8 @@ async def connect(
         ConnectionFailedError: the server cannot be reached.
     """
     from temporalio.client import Client, TLSConfig
-    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from daemon.codec import codec_from_env, data_converter
 
     target = address or settings.address
     assert target is not None
@@ -84,13 +85,14 @@ async def connect(
             raise ConnectionFailedError(f"cannot read TLS file: {exc.filename}: {exc.strerror}") from None
     elif settings.api_key:
         tls = True
+    converter = data_converter(codec_from_env())
     try:
         return await Client.connect(
             target,
             namespace=settings.namespace,
             tls=tls,
             api_key=settings.api_key,
-            data_converter=pydantic_data_converter,
+            data_converter=converter,
             runtime=runtime,
         )
     except Exception as exc:  # the SDK raises plain RuntimeError for connection failures
