@@ -59,8 +59,11 @@ def classify(result: CommandResult, *, workspace: str) -> ApplicationError:
         )
     if "No value for required variable" in text:
         return _error(message, ErrorType.MISSING_VARIABLE)
+    if result.command == "apply" and "Interrupt received" in text:
+        return _error(f"{workspace}: terraform apply was interrupted; its state was saved", ErrorType.APPLY_INTERRUPTED)
     if _TRANSIENT.search(text):
-        return _error(message, ErrorType.TRANSIENT)
+        # A failed apply may have changed state, so its saved plan is never retried: re-plan.
+        return _error(message, ErrorType.APPLY_TRANSIENT if result.command == "apply" else ErrorType.TRANSIENT)
     if result.command in ("init", "validate"):
         return _error(message, ErrorType.INVALID)
     if result.command == "apply":

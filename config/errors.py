@@ -72,7 +72,11 @@ class ErrorType:
     PLAN_ALREADY_APPLIED = "PlanAlreadyApplied"
     PLAN_TAMPERED = "PlanTampered"
     APPLY_FAILED = "ApplyFailed"
+    APPLY_INTERRUPTED = "ApplyInterrupted"
+    APPLY_TRANSIENT = "ApplyTransient"
     NEEDS_REVIEW = "NeedsReview"
     LOCKED = "WorkspaceLocked"
 
     RETRYABLE = frozenset({STATE_LOCKED, TRANSIENT})
+    # The saved plan can no longer be applied, but a fresh plan may: the workflow re-plans.
+    REPLAN = frozenset({STALE_PLAN, APPLY_INTERRUPTED, APPLY_TRANSIENT})

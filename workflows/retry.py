@@ -20,6 +20,8 @@ _NON_RETRYABLE = [
     ErrorType.PLAN_ALREADY_APPLIED,
     ErrorType.PLAN_TAMPERED,
     ErrorType.APPLY_FAILED,
+    ErrorType.APPLY_INTERRUPTED,
+    ErrorType.APPLY_TRANSIENT,
     ErrorType.NEEDS_REVIEW,
 ]
 
@@ -39,6 +41,11 @@ BOOKKEEPING = RetryPolicy(
     maximum_attempts=10,
 )
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+
+# A saved plan that went stale, or an apply that was interrupted or hit a transient
+# error, is re-planned and applied again at most this many times, with this backoff.
+APPLY_RECOVERIES = 3
+APPLY_RECOVERY_BACKOFF = timedelta(seconds=5)
 
 # How often a run re-tries a workspace whose lock another run holds.
 LOCK_POLL_INITIAL = timedelta(seconds=1)

@@ -46,20 +46,27 @@ class TerraformWorkflow:
             return WorkspaceOutcome(
                 plan=plan, outputs=plan.summary.outputs, replanned=replanned, worker=plan.worker
             )
-        try:
-            applied = await self._apply(req, plan)
-        except ActivityError as exc:
-            if replanned or not _is_stale(exc):
-                raise
-            # Another run applied this workspace between our plan and apply phases (the
-            # lock is not held across them): plan again, within what was approved.
+        recoveries = 0
+        while True:
+            try:
+                applied = await self._apply(req, plan)
+                break
+            except ActivityError as exc:
+                kind = _error_type(exc)
+                if kind not in ErrorType.REPLAN or recoveries >= retry.APPLY_RECOVERIES:
+                    raise
+                recoveries += 1
+            # The saved plan can no longer be applied as it is: another run applied in
+            # between (the lock is not held across phases), or the apply was interrupted
+            # or failed transiently. Plan again, within what was approved, and apply that.
+            if kind == ErrorType.APPLY_TRANSIENT:
+                await workflow.sleep(retry.APPLY_RECOVERY_BACKOFF * recoveries)
             approved_destructive = plan.summary.changes.destructive()
             plan = await self._plan(req, keep=True)
             replanned = True
-            _within_approval(req, plan, approved_destructive, after="another run's apply")
+            _within_approval(req, plan, approved_destructive, after=_AFTER[kind])
             if not plan.summary.has_changes:
                 return WorkspaceOutcome(plan=plan, outputs=plan.summary.outputs, replanned=True, worker=plan.worker)
-            applied = await self._apply(req, plan)
         return WorkspaceOutcome(
             plan=plan,
             applied=True,
@@ -126,6 +133,13 @@ def _within_approval(req: WorkspaceRequest, plan: PlanResult, max_destructive: i
         )
 
 
-def _is_stale(exc: ActivityError) -> bool:
+_AFTER = {
+    ErrorType.STALE_PLAN: "another run's apply",
+    ErrorType.APPLY_INTERRUPTED: "an interrupted apply",
+    ErrorType.APPLY_TRANSIENT: "a transient apply failure",
+}
+
+
+def _error_type(exc: ActivityError) -> str | None:
     cause = exc.cause
-    return isinstance(cause, ApplicationError) and cause.type == ErrorType.STALE_PLAN
+    return cause.type if isinstance(cause, ApplicationError) else None
