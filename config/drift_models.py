@@ -45,6 +45,11 @@ class WorkspaceDrift(_Payload):
     checked_at: str
     run_id: str
     last_alert_at: str | None = None
+    # On an errored result: the status and fingerprint of the last check that did not
+    # error, so drifted -> errored -> clean still alerts "resolved" and the same drift
+    # seen again after a failed check is not announced as new.
+    settled_status: DriftStatus | None = None
+    settled_fingerprint: str = ""
 
     def fingerprint(self) -> str:
         """What makes two drifted results "the same drift"."""

@@ -45,5 +45,10 @@ def _check_urls(urls: list[str], doc: YamlDocument, source: str) -> None:
             ) from None
         if not apprise.Apprise().add(expanded):
             # Never echo an expanded URL: it usually holds a token.
-            shown = url if env_names(url) else url.split("://", 1)[0] + "://..."
+            if env_names(url):
+                shown = url
+            elif "://" in url:
+                shown = url.split("://", 1)[0] + "://..."
+            else:
+                shown = "(no scheme://)"  # the whole text may be a pasted token
             raise ConfigError(f"alerts.urls[{i}]: apprise cannot use URL {shown!r}", path=source, line=line)
