@@ -248,16 +248,24 @@ def resume(
 
 @app.command()
 def worker(
-    task_queue: Annotated[list[str] | None, typer.Option("--task-queue", help="Extra queue(s) to serve.")] = None,
+    task_queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--task-queue",
+            help="Serve only this queue's terraform (repeatable). Without it: the workflow queue, in full.",
+        ),
+    ] = None,
     default_queue: Annotated[str, typer.Option("--default-queue", help="The workflow queue.")] = "tfo",
-    identity: Annotated[str | None, typer.Option("--identity")] = None,
+    identity: Annotated[
+        str | None, typer.Option("--identity", help="This worker's name in run reports (default: pid@host).")
+    ] = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     tls_cert: TlsCertOpt = None,
     tls_key: TlsKeyOpt = None,
     tls_ca: TlsCaOpt = None,
 ) -> int:
-    """Run a worker against a Temporal server, for scale-out."""
+    """Run a worker against a Temporal server: for scale-out, or per account with --task-queue."""
     from daemon.commands.worker import worker as run
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
@@ -342,3 +350,49 @@ def schedules_(
         raise RunError(f"tfo schedules {action.value} needs a schedule NAME")
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
     return run(action.value, config, conn, name=name, state_dir=state_dir, as_json=as_json)
+
+
+@app.command("codec-server")
+def codec_server_(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8081,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    origin: Annotated[
+        str, typer.Option("--origin", help="The Temporal UI origin allowed to call it (CORS).")
+    ] = "http://localhost:8233",
+) -> int:
+    """Serve /decode and /encode so the Temporal UI can show encrypted payloads."""
+    from daemon.commands.codec_server import codec_server
+
+    return codec_server(host=host, port=port, origin=origin)
+
+
+@app.command("mcp")
+def mcp_(
+    config_root: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config-root",
+            help="A directory agents may use configs from (repeatable; default: the current directory).",
+        ),
+    ] = None,
+    allow_apply: Annotated[
+        bool,
+        typer.Option("--allow-apply", help="Let agents request applies; each still waits for `tfo approve`."),
+    ] = False,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir", help="tfo's state dir (default: .tfo under the first config root). Env: TFO_STATE_DIR."
+        ),
+    ] = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Serve tfo to AI agents over MCP (stdio): list, plan, status, drift; applies need a human."""
+    from daemon.commands.mcp import mcp as run
+
+    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    return run(config_root or [Path.cwd()], conn, allow_apply=allow_apply, state_dir=state_dir)

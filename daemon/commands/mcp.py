@@ -1,0 +1,24 @@
+"""`tfo mcp`: serve tfo's tools to AI agents over MCP (stdio)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+from daemon.connection import ConnectionSettings
+
+
+def mcp(roots: list[Path], conn: ConnectionSettings, *, allow_apply: bool, state_dir: Path | None) -> int:
+    from daemon.confinement import ConfigRoots
+    from daemon.mcp_server import McpOptions, serve  # mcp is heavy: imported only here
+
+    config_roots = ConfigRoots.from_paths(roots)
+    if state_dir is None and os.environ.get("TFO_STATE_DIR"):
+        state_dir = Path(os.environ["TFO_STATE_DIR"])
+    directory = (state_dir or config_roots.primary / ".tfo").resolve()
+    options = McpOptions(roots=config_roots, state_dir=directory, allow_apply=allow_apply)
+    with contextlib.suppress(asyncio.CancelledError):  # SIGTERM: a normal way to stop a server
+        asyncio.run(serve(conn, options))
+    return 0
