@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 TFO := $(VENV)/bin/tfo
 DEV := .tfo-dev
 STAMP := $(VENV)/.installed
+# checkov gets a venv of its own: its bc-python-hcl2 would replace python-hcl2's `hcl2`.
+CHECKOV := $(DEV)/checkov-venv/bin/checkov
 OFFLINE = eval "$$($(PY) -m devtools.offline_terraform $(DEV))"
 
 .PHONY: demo test lint typecheck unit integration bench bench-quick clean
@@ -21,17 +23,33 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-unit: $(STAMP)
-	$(VENV)/bin/pytest -q tests/unit
+unit: $(STAMP) $(CHECKOV)
+	TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests/unit
 
 integration: $(STAMP)
 	$(OFFLINE) && $(VENV)/bin/pytest -q tests/integration
 
-test: $(STAMP) lint
-	$(OFFLINE) && $(VENV)/bin/pytest -q tests
+$(CHECKOV):
+	$(PYTHON) -m venv $(DEV)/checkov-venv
+	$(DEV)/checkov-venv/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+
+test: $(STAMP) $(CHECKOV) lint
+	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests
 
 demo: $(STAMP)
 	$(OFFLINE) && $(PY) examples/demo.py
 
 clean:
 	rm -rf $(VENV) $(DEV) examples/multi-region/.tfo examples/multi-region/*/terraform.tfstate* examples/multi-region/*/.terraform*
+
+# Benchmarks (bench/): tfo against a sequential loop, make -jP and the critical path on
+# generated DAGs of real terraform workspaces. `make bench` writes BENCHMARKS.md; pass
+# e.g. BENCH_ARGS="--shapes layered --sizes 40 --max-load 0.8" for a subset. The last
+# line printed is `overhead_ratio=X per_workspace_overhead_ms=Y`.
+BENCH_ARGS ?=
+
+bench: $(STAMP)
+	$(OFFLINE) && $(PY) -m bench $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(OFFLINE) && $(PY) -m bench --quick $(BENCH_ARGS)
