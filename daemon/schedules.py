@@ -14,6 +14,7 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
@@ -22,7 +23,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from config.drift_config import ScheduleConfig
 from config.errors import RunError
@@ -98,20 +99,27 @@ async def reconcile_schedules(
         for s in loaded.config.schedules
     }
     existing = set(await owned_ids(client, loaded.name))
+    # Two daemons may reconcile at once: losing a create or delete race is success.
     for sid, schedule in sorted(wanted.items()):
-        if sid in existing:
-            handle = client.get_schedule_handle(sid)
+        if sid not in existing:
+            try:
+                await client.create_schedule(sid, schedule)
+                result.created.append(sid)
+                continue
+            except ScheduleAlreadyRunningError:
+                pass
 
-            def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=new)
+        def replace(_: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=new)
 
-            await handle.update(replace)
-            result.updated.append(sid)
-        else:
-            await client.create_schedule(sid, schedule)
-            result.created.append(sid)
+        await client.get_schedule_handle(sid).update(replace)
+        result.updated.append(sid)
     for sid in sorted(existing - set(wanted)):
-        await client.get_schedule_handle(sid).delete()
+        try:
+            await client.get_schedule_handle(sid).delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
         result.deleted.append(sid)
     return result
 
