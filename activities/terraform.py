@@ -89,7 +89,7 @@ class TerraformActivities:
             write_var_file(var_file, values)
             init_skipped = await self._init(req)
             if Operation.VALIDATE in ws.operations:
-                await self._check(ws, await self._run(ws, validate_args()))
+                await self._validate(req)
             if Operation.PLAN not in ws.operations:
                 outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
                 summary = summarize({"prior_state": {"values": {"outputs": {}}}})
@@ -126,19 +126,45 @@ class TerraformActivities:
         ws = req.workspace
         if Operation.INIT not in ws.operations:
             return True
+        marker = workdir.init_marker(req.state_dir, ws.lock_key)
+        fingerprint = self._fingerprint(ws)
+        recorded = workdir.read_marker(marker)
+        # A module with no providers or modules gets no .terraform dir from init; the
+        # marker remembers whether there was one, so that only a deleted one re-inits.
+        had_dir = recorded.get("dot_terraform", "yes") == "yes"
+        if recorded.get("fingerprint") == fingerprint and (Path(ws.dir) / ".terraform").is_dir() == had_dir:
+            return True
+        await self._check(ws, await self._run(ws, init_args()))
+        fingerprint = self._fingerprint(ws)
+        has_dir = (Path(ws.dir) / ".terraform").is_dir()
+        workdir.write_private(
+            marker, json.dumps({"fingerprint": fingerprint, "dot_terraform": "yes" if has_dir else "no"})
+        )
+        return False
+
+    async def _validate(self, req: PlanRequest) -> None:
+        """Run validate unless it passed on exactly these module files, lock file and binary.
+
+        `terraform validate` reads no variables and no state, so its verdict depends on
+        nothing but what the init fingerprint covers: a drift check of an unchanged
+        workspace need not pay for it again (plan validates the configuration anyway).
+        """
+        ws = req.workspace
+        marker = workdir.init_marker(req.state_dir, ws.lock_key)
+        recorded = workdir.read_marker(marker) if Operation.INIT in ws.operations else {}
+        fingerprint = recorded.get("fingerprint")
+        if fingerprint and recorded.get("validated") == fingerprint and self._fingerprint(ws) == fingerprint:
+            return
+        await self._check(ws, await self._run(ws, validate_args()))
+        if fingerprint and self._fingerprint(ws) == fingerprint:
+            workdir.write_private(marker, json.dumps({**recorded, "validated": fingerprint}))
+
+    def _fingerprint(self, ws: WorkspaceSpec) -> str:
         try:
             binary = resolve_binary(ws.binary)
         except TerraformError as exc:
             raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
-        marker = workdir.init_marker(req.state_dir, ws.lock_key)
-        fingerprint = workdir.init_fingerprint(Path(ws.dir), binary, self._runner.env)
-        initialised = (Path(ws.dir) / ".terraform").is_dir()
-        if initialised and workdir.read_marker(marker).get("fingerprint") == fingerprint:
-            return True
-        await self._check(ws, await self._run(ws, init_args()))
-        fingerprint = workdir.init_fingerprint(Path(ws.dir), binary, self._runner.env)
-        workdir.write_private(marker, json.dumps({"fingerprint": fingerprint}))
-        return False
+        return workdir.init_fingerprint(Path(ws.dir), binary, self._runner.env)
 
     @activity.defn(name="apply_workspace")
     async def apply_workspace(self, req: ApplyRequest) -> ApplyResult:

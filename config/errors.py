@@ -76,6 +76,7 @@ class ErrorType:
     APPLY_TRANSIENT = "ApplyTransient"
     NEEDS_REVIEW = "NeedsReview"
     LOCKED = "WorkspaceLocked"
+    NO_WORKER = "NoWorker"
 
     RETRYABLE = frozenset({STATE_LOCKED, TRANSIENT})
     # The saved plan can no longer be applied, but a fresh plan may: the workflow re-plans.

@@ -18,11 +18,13 @@ from config.model import (
     InfraConfig,
     InputMapping,
     Operation,
+    Tenant,
     TerraformSettings,
     Workspace,
     accepted_keys,
 )
 from config.payloads import ConfigSnapshot, RunSettings, WorkspaceSpec
+from config.tenants import check_tenants, workspace_queue
 from config.tfvars import read_tfvars
 from config.yaml_source import Loc, YamlDocument, read_yaml
 
@@ -32,6 +34,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "terraform": TerraformSettings,
     "schedules": ScheduleConfig,
     "alerts": AlertsConfig,
+    "tenants": Tenant,
 }
 
 
@@ -53,6 +56,10 @@ class LoadedConfig:
 
     def tfvars_path(self, ws: Workspace) -> Path | None:
         return (self.root / ws.tfvars).resolve() if ws.tfvars else None
+
+    def task_queues(self) -> list[str]:
+        """Every task queue the workspaces' terraform runs on (tenants applied)."""
+        return sorted({workspace_queue(self.config, ws) for ws in self.config.workspaces})
 
 
 def load_config(path: Path) -> LoadedConfig:
@@ -80,6 +87,7 @@ def validate_document(doc: YamlDocument, path: Path) -> LoadedConfig:
         raise _from_validation_error(exc, doc, source) from None
     root = (path.resolve().parent / config.workspace_root).resolve()
     dag = _check_graph(config, doc, source)
+    check_tenants(config, doc, source)
     check_drift_sections(config, doc, source)
     loaded = LoadedConfig(config=config, path=path, root=root, dag=dag)
     _check_files(loaded, doc, source)
@@ -103,7 +111,7 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
                 inputs=ws.inputs,
                 operations=ws.operations,
                 binary=ws.binary or cfg.terraform.binary,
-                task_queue=ws.task_queue or cfg.task_queue,
+                task_queue=workspace_queue(cfg, ws),
                 lock_key=lock_key(directory, ws.name),
             )
         )
@@ -120,6 +128,7 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
             timeout=tf.timeout,
             heartbeat_timeout=tf.heartbeat_timeout,
             approval_timeout=tf.approval_timeout,
+            worker_timeout=tf.worker_timeout,
         ),
         alerts=cfg.alerts,
     )
@@ -146,7 +155,7 @@ def _describe(loc: Loc, data: Any) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and isinstance(node.get("name"), str) and loc[0] == "workspaces":
+            if isinstance(node, dict) and isinstance(node.get("name"), str) and loc[0] in ("workspaces", "tenants"):
                 out += f" ({node['name']})"
         else:
             out += f".{part}" if out else str(part)

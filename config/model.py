@@ -87,6 +87,14 @@ class Workspace(_Strict):
     task_queue: SafeName | None = None
 
 
+class Tenant(_Strict):
+    """A team's workspaces and the task queue their terraform runs on (seed 10.5)."""
+
+    name: SafeName
+    workspaces: list[SafeName]
+    task_queue: SafeName | None = None
+
+
 class TerraformSettings(_Strict):
     """Top-level `terraform:` settings; `binary` may be `tofu` for OpenTofu."""
 
@@ -98,6 +106,8 @@ class TerraformSettings(_Strict):
     timeout: Duration = timedelta(hours=4)
     heartbeat_timeout: Duration = timedelta(seconds=60)
     approval_timeout: Duration = timedelta(hours=1)
+    # How long a workspace waits for a worker on its task queue before it fails.
+    worker_timeout: Duration = timedelta(minutes=10)
 
 
 class InfraConfig(_Strict):
@@ -110,6 +120,7 @@ class InfraConfig(_Strict):
     task_queue: SafeName = "tfo"
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)
     workspaces: list[Workspace] = Field(min_length=1)
+    tenants: list[Tenant] = Field(default_factory=list)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     alerts: AlertsConfig | None = None
 

@@ -48,6 +48,7 @@ class RunSettings(_Payload):
     timeout: timedelta = timedelta(hours=4)
     heartbeat_timeout: timedelta = timedelta(seconds=60)
     approval_timeout: timedelta = timedelta(hours=1)
+    worker_timeout: timedelta = timedelta(minutes=10)
 
 
 class ConfigSnapshot(_Payload):

@@ -259,6 +259,8 @@ def worker(
     identity: Annotated[
         str | None, typer.Option("--identity", help="This worker's name in run reports (default: pid@host).")
     ] = None,
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics, /healthz, /readyz.")] = 9464,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics server binds.")] = "0.0.0.0",
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     tls_cert: TlsCertOpt = None,
@@ -269,7 +271,14 @@ def worker(
     from daemon.commands.worker import worker as run
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
-    return run(conn, queues=task_queue or [], default_queue=default_queue, identity=identity)
+    return run(
+        conn,
+        queues=task_queue or [],
+        default_queue=default_queue,
+        identity=identity,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
 
 
 @app.command("daemon")

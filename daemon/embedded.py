@@ -65,7 +65,9 @@ def port_open(port: int) -> bool:
 
 
 START_ATTEMPTS = 3
-STOP_GRACE_SECONDS = 0.5
+# SIGTERM takes the server 1-2 s to act on, so any grace shorter than that only
+# delays the SIGKILL; 0.1 s instead of 0.5 s cuts 0.4 s from every embedded command.
+STOP_GRACE_SECONDS = 0.1
 
 
 def _announced(log_path: Path, offset: int, port: int) -> bool:

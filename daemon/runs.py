@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 from config.errors import ConfigError, RunError
 from config.loader import LoadedConfig, snapshot
 from config.payloads import Mode, RunReport, RunRequest, RunStatus
+from daemon.state_dir import default_state_dir as default_state_dir
 from workflows.parent import ParentWorkflow
 
 _CLOSED_STATUS = {
@@ -26,12 +27,6 @@ _CLOSED_STATUS = {
 }
 
 
-def default_state_dir(config_path: Path, explicit: Path | None = None) -> Path:
-    if explicit:
-        return explicit.resolve()
-    if os.environ.get("TFO_STATE_DIR"):
-        return Path(os.environ["TFO_STATE_DIR"]).resolve()
-    return (config_path.resolve().parent / ".tfo").resolve()
 
 
 def _index_dir() -> Path:
@@ -123,13 +118,28 @@ def _active_file(state_dir: Path) -> Path:
     return state_dir / "last-run.json"
 
 
+def mark_ended(state_dir: Path, run_id: str) -> None:
+    """Note that the state dir's last run was followed to its end.
+
+    The next command then need not ask Temporal whether it is still open: describing
+    a closed run right after the embedded server starts costs 0.4-0.9 s.
+    """
+    path = _active_file(state_dir)
+    try:
+        last = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if last.get("run_id") == run_id:
+        path.write_text(json.dumps({**last, "ended": True}))
+
+
 async def find_interrupted(client: Client, state_dir: Path, request: RunRequest) -> str | None:
     """The previous run of this state dir, if it is still open and does the same thing."""
     try:
         last = json.loads(_active_file(state_dir).read_text())
     except (OSError, ValueError):
         return None
-    if last.get("mode") != request.mode or last.get("workspaces") != request.workspaces:
+    if last.get("ended") or last.get("mode") != request.mode or last.get("workspaces") != request.workspaces:
         return None
     try:
         desc = await client.get_workflow_handle(last["run_id"]).describe()

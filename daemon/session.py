@@ -8,15 +8,18 @@ worker for every queue the config names. Client mode: only a client, unless
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from temporalio.client import Client
+from typing import TYPE_CHECKING
 
 from daemon.connection import ConnectionSettings, connect
 from daemon.embedded import EmbeddedServer, ServerInfo
+
+if TYPE_CHECKING:  # the SDK takes a while to import; see ServerStart
+    from temporalio.client import Client
 
 
 @dataclass
@@ -35,26 +38,60 @@ async def open_session(
     activity_queues: Sequence[str] = (),
     local_worker: bool = False,
     embedded_worker: bool = True,
+    starting: ServerStart | None = None,
 ) -> AsyncIterator[Session]:
-    """Connect, and run workers in embedded mode (unless told not to) or on request."""
+    """Connect, and run workers in embedded mode (unless told not to) or on request.
+
+    Args:
+        starting: The embedded server, already being started by the caller.
+    """
     with contextlib.ExitStack() as stack:
         info: ServerInfo | None = None
-        embedded = None
+        run_worker = (conn.embedded and embedded_worker) or local_worker
         if conn.embedded:
-            embedded = EmbeddedServer(state_dir)
-            info = stack.enter_context(embedded)
+            starting = starting or stack.enter_context(ServerStart(state_dir))
+            if run_worker:
+                import daemon.worker  # noqa: F401 - while the server boots
+            info = starting.wait()
         client = await connect(conn, address=info.address if info else None)
         workers = []
-        if (conn.embedded and embedded_worker) or local_worker:
+        if run_worker:
             from daemon.worker import build_workers
 
             workers = build_workers(client, default_queue=default_queue, activity_queues=activity_queues)
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
-            yield Session(client=client, server=info, started_server=bool(embedded and embedded.started_here))
+            yield Session(client=client, server=info, started_server=bool(starting and starting.server.started_here))
         finally:
             await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class ServerStart:
+    """The embedded server of a state dir, started (or reused) in a background thread.
+
+    The server needs a few hundred milliseconds to boot, and the CLI about a second
+    to import the Temporal SDK and tfo's workflows: a command that starts the server
+    first and imports meanwhile hides most of one behind the other. Hand it to
+    `open_session`, which waits for it; leaving the `with` block releases the server
+    (stopping it if this was its last user).
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.server = EmbeddedServer(state_dir)
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfo-server")
+        self._started = self._pool.submit(self.server.__enter__)
+
+    def wait(self) -> ServerInfo:
+        return self._started.result()
+
+    def __enter__(self) -> ServerStart:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)  # a start still in progress (Ctrl-C) finishes first
+        if self.server.info is not None:
+            self.server.__exit__(None, None, None)
 
 
 @contextlib.asynccontextmanager

@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.alerts import AlertActivities, DriftRecordActivities
 from activities.locks import LockActivities
+from activities.queues import QueueActivities
 from activities.run_files import RunFilesActivities
 from activities.runner import TerraformRunner
 from activities.terraform import TerraformActivities
@@ -27,17 +28,44 @@ def worker_identity(label: str = "") -> str:
     return f"{label}:{base}" if label else base
 
 
+def build_id() -> str:
+    """The build ID workers report: tfo's version.
+
+    Without one, the SDK derives it by hashing the bytecode of every loaded module,
+    which takes 0.2-1 s at each worker start (BENCHMARKS.md). tfo does not use
+    worker versioning, so the ID only labels the workers.
+    """
+    from importlib import metadata
+
+    try:
+        return f"tfo-{metadata.version('tfo-orchestrator')}"
+    except metadata.PackageNotFoundError:
+        return "tfo-dev"
+
+
 def build_workers(
     client: Client,
     *,
     default_queue: str,
     activity_queues: Sequence[str] = (),
+    serve_default: bool = True,
     identity: str | None = None,
     runner: TerraformRunner | None = None,
     max_concurrent_activities: int = 32,
 ) -> list[Worker]:
-    """Workers for the default queue (workflows and activities) and for extra activity queues."""
+    """Workers for the default queue (workflows and activities) and for extra activity queues.
+
+    Args:
+        default_queue: The workflow queue: tfo's workflows, their local activities and
+            the terraform of workspaces that name no other queue.
+        activity_queues: More queues on which to run terraform (activities only).
+        serve_default: False to serve only `activity_queues`, so that a worker holding
+            one account's credentials never runs another queue's terraform.
+    """
+    if not serve_default and not activity_queues:
+        raise ValueError("a worker needs at least one queue to serve")
     identity = identity or worker_identity()
+    version = build_id()
     terraform = TerraformActivities(runner or TerraformRunner(), worker_id=identity)
     files = RunFilesActivities()
     locks = LockActivities(client)
@@ -46,28 +74,38 @@ def build_workers(
         terraform.apply_workspace,
         files.cleanup_run,
     ]
-    workers = [
-        Worker(
-            client,
-            task_queue=default_queue,
-            workflows=WORKFLOWS,
-            activities=[
-                *terraform_activities,
-                locks.describe_lock_holder,
-                AlertActivities().send_alert,
-                DriftRecordActivities(client, task_queue=default_queue).record_run,
-            ],
-            identity=identity,
-            max_concurrent_activities=max_concurrent_activities,
+    workers: list[Worker] = []
+    if serve_default:
+        workers.append(
+            Worker(
+                client,
+                task_queue=default_queue,
+                workflows=WORKFLOWS,
+                # The sandbox re-imports workflow modules for every workflow run: ~10 ms
+                # of CPU per workspace and ~0.3-1 s to build the worker (BENCHMARKS.md).
+                # tfo's workflow code is kept deterministic by review and by the replay
+                # tests, which still run it in the sandbox (Replayer's default runner).
+                workflow_runner=UnsandboxedWorkflowRunner(),
+                activities=[
+                    *terraform_activities,
+                    locks.describe_lock_holder,
+                    QueueActivities(client).queue_has_pollers,
+                    AlertActivities().send_alert,
+                    DriftRecordActivities(client, task_queue=default_queue).record_run,
+                ],
+                identity=identity,
+                build_id=version,
+                max_concurrent_activities=max_concurrent_activities,
+            )
         )
-    ]
-    for queue in sorted(set(activity_queues) - {default_queue}):
+    for queue in sorted(set(activity_queues) - ({default_queue} if serve_default else set())):
         workers.append(
             Worker(
                 client,
                 task_queue=queue,
                 activities=terraform_activities,
                 identity=identity,
+                build_id=version,
                 max_concurrent_activities=max_concurrent_activities,
             )
         )

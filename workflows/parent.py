@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
     from workflows.run_report import finalize, format_timeout, mark_cancelled, record_outcome
     from workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
+    from workflows.worker_wait import wait_for_worker
 
 
 @workflow.defn(name="ParentWorkflow")
@@ -83,6 +84,7 @@ class ParentWorkflow:
         self._plan_inputs: dict[str, dict[str, InputValue]] = {}
         self._deferred: set[str] = set()
         self._applied: set[str] = set()
+        self._queues_used: set[str] = set()
         self._slots = asyncio.Semaphore(max(1, req.parallelism))
         self._report = RunReport(
             run_id=workflow.info().workflow_id,
@@ -174,6 +176,7 @@ class ParentWorkflow:
     async def _run_child(self, name: str, phase: Phase, inputs: dict[str, InputValue]) -> WorkspaceOutcome:
         spec = self._specs[name]
         request = self._request(name, phase, inputs)
+        await self._await_worker(name)
         delay = retry.LOCK_POLL_INITIAL
         while True:
             async with self._slots:
@@ -208,6 +211,18 @@ class ParentWorkflow:
             self._set(name, WorkspaceStatus.WAITING, detail=f"waiting for lock held by run {holder}")
             await workflow.sleep(delay)
             delay = min(delay * 2, retry.LOCK_POLL_MAX)
+
+    async def _await_worker(self, name: str) -> None:
+        """A workspace on a queue other than the workflows' waits, visibly, for a worker on it."""
+        queue = self._specs[name].task_queue
+        if queue != self._req.config.task_queue:
+
+            def waiting(detail: str) -> None:
+                self._set(name, WorkspaceStatus.WAITING, detail=detail)
+
+            if await wait_for_worker(queue, timeout=self._req.config.settings.worker_timeout, on_wait=waiting):
+                self._set(name, WorkspaceStatus.PENDING)
+        self._queues_used.add(queue)
 
     def _request(self, name: str, phase: Phase, inputs: dict[str, InputValue]) -> WorkspaceRequest:
         approved: PlanResult | None = None
@@ -302,9 +317,11 @@ class ParentWorkflow:
             self._done[name] = WorkspaceStatus.SUCCEEDED if status == WorkspaceStatus.PLANNED else status
 
     async def _cleanup(self) -> None:
-        """Remove the run's saved plans (they hold variable values) on every queue used."""
-        queues = sorted({s.task_queue for s in self._specs.values()})
-        for queue in queues:
+        """Remove the run's saved plans (they hold variable values) on every queue used.
+
+        Only queues a workspace actually ran on: a queue that never got a worker has no
+        files, and an activity sent there would wait for a worker forever."""
+        for queue in sorted(self._queues_used):
             try:
                 await workflow.execute_activity(
                     "cleanup_run",

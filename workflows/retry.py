@@ -50,3 +50,7 @@ APPLY_RECOVERY_BACKOFF = timedelta(seconds=5)
 # How often a run re-tries a workspace whose lock another run holds.
 LOCK_POLL_INITIAL = timedelta(seconds=1)
 LOCK_POLL_MAX = timedelta(seconds=10)
+
+# How often a run re-asks whether a worker polls a workspace's task queue.
+WORKER_POLL_INITIAL = timedelta(seconds=1)
+WORKER_POLL_MAX = timedelta(seconds=15)

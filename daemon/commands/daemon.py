@@ -17,6 +17,7 @@ from daemon import runs
 from daemon.connection import ConnectionSettings, connect
 from daemon.drift import fetch_report
 from daemon.embedded import EmbeddedServer
+from daemon.health import Readiness
 from daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
 from daemon.schedules import reconcile_schedules
 from daemon.worker import build_workers, worker_identity
@@ -88,9 +89,11 @@ async def _serve(
     from activities.runner import TerraformRunner
 
     runner = TerraformRunner(on_finish=lambda command, seconds: histogram.labels(command=command).observe(seconds))
-    snap_queues = sorted(
-        {ws.task_queue or loaded.config.task_queue for ws in loaded.config.workspaces} | set(extra_queues)
-    )
+    # Embedded, the daemon is the only worker, so it serves every queue the config names.
+    # Against a server it serves the workflow queue plus --task-queue: each other queue's
+    # terraform belongs to the `tfo worker --task-queue` holding that queue's credentials.
+    config_queues = loaded.task_queues() if conn.embedded else []
+    snap_queues = sorted({loaded.config.task_queue, *config_queues, *extra_queues})
     workers = build_workers(
         client,
         default_queue=loaded.config.task_queue,
@@ -99,10 +102,10 @@ async def _serve(
         runner=runner,
     )
     tasks = [asyncio.create_task(w.run()) for w in workers]
-    ready = {"ok": False}
-    server = MetricsServer(
-        registry, port=metrics_port, host=metrics_host, ready=lambda: ready["ok"] and all(not t.done() for t in tasks)
-    )
+    ready = Readiness()
+    ready.attach(tasks)
+    health = asyncio.create_task(ready.watch(client))
+    server = MetricsServer(registry, port=metrics_port, host=metrics_host, ready=ready)
     server.start()
     _say(f"metrics: http://{'127.0.0.1' if metrics_host == '0.0.0.0' else metrics_host}:{server.port}/metrics")
 
@@ -117,7 +120,7 @@ async def _serve(
         _say(f"schedules: {len(result.created)} created, {len(result.updated)} updated, {len(result.deleted)} deleted")
 
     await sync()
-    ready["ok"] = True
+    ready.started = True
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
@@ -125,7 +128,8 @@ async def _serve(
     _say(f"running; serving queues {', '.join(snap_queues)}. SIGHUP reloads the config, SIGTERM stops.")
     await stop.wait()
     _say("stopping: in-flight terraform gets SIGINT and releases its lock")
-    ready["ok"] = False
+    ready.started = False
+    health.cancel()
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     await asyncio.gather(*tasks, return_exceptions=True)
     server.stop()

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.loader import load_config
+from config.loader import LoadedConfig, load_config
 from config.payloads import Mode, RunReport, RunStatus
-from daemon import runs
 from daemon.connection import ConnectionSettings
 from daemon.progress import changes_text, make_progress
-from daemon.session import open_session
+from daemon.session import ServerStart, open_session
+from daemon.state_dir import default_state_dir
 
 
 @dataclass
@@ -39,7 +40,20 @@ def exit_code(report: RunReport) -> int:
 
 def run_command(config_path: Path, conn: ConnectionSettings, opts: RunOptions) -> int:
     loaded = load_config(config_path)
-    state_dir = runs.default_state_dir(config_path, opts.state_dir)
+    state_dir = default_state_dir(config_path, opts.state_dir)
+    with contextlib.ExitStack() as stack:
+        # Boot the embedded server while the Temporal SDK and the workflows import.
+        starting = stack.enter_context(ServerStart(state_dir)) if conn.embedded else None
+        report = _run(loaded, state_dir, conn, opts, starting)
+    emit(report, as_json=opts.as_json)
+    return exit_code(report)
+
+
+def _run(
+    loaded: LoadedConfig, state_dir: Path, conn: ConnectionSettings, opts: RunOptions, starting: ServerStart | None
+) -> RunReport:
+    from daemon import runs
+
     request = runs.build_request(
         loaded,
         mode=opts.mode,
@@ -58,6 +72,7 @@ def run_command(config_path: Path, conn: ConnectionSettings, opts: RunOptions) -
             default_queue=request.config.task_queue,
             activity_queues=queues,
             local_worker=opts.local_worker,
+            starting=starting,
         ) as session:
             if session.server:
                 request.ui_url = session.server.ui_url
@@ -70,15 +85,17 @@ def run_command(config_path: Path, conn: ConnectionSettings, opts: RunOptions) -
                 print(f"run {run_id} (Temporal UI: {session.server.ui_url})", file=sys.stderr)
             else:
                 print(f"run {run_id}", file=sys.stderr)
-            return await watch(session.client, run_id, as_json=opts.as_json)
+            final = await watch(session.client, run_id, as_json=opts.as_json)
+            runs.mark_ended(state_dir, run_id)
+            return final
 
-    report = asyncio.run(main())
-    emit(report, as_json=opts.as_json)
-    return exit_code(report)
+    return asyncio.run(main())
 
 
 async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
     """Follow a run to its end, asking for approval on a terminal."""
+    from daemon import runs
+
     progress = make_progress()
     interactive = sys.stdin.isatty() and not as_json
 
@@ -138,9 +155,16 @@ def emit(report: RunReport, *, as_json: bool) -> None:
     text = f"{report.mode} {report.status.value}"
     if report.approval_note:
         text += f" ({report.approval_note})"
-    if changed:
-        verb = "applied" if report.mode == "apply" else "changes in"
-        text += f"; {verb}: {', '.join(changed)}"
+    if changed and report.mode == "apply":
+        applied = [n for n in changed if report.workspaces[n].outcome == "applied"]
+        # A workspace whose operations stop at plan has changes it never applies.
+        unapplied = [n for n in changed if n not in applied]
+        if applied:
+            text += f"; applied: {', '.join(applied)}"
+        if unapplied:
+            text += f"; planned, not applied: {', '.join(unapplied)}"
+    elif changed:
+        text += f"; changes in: {', '.join(changed)}"
     elif report.status == RunStatus.SUCCEEDED:
         text += "; no changes"
     if failed:

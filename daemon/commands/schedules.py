@@ -21,7 +21,11 @@ def schedules(
 
     async def main() -> dict[str, object]:
         async with open_session(
-            conn, state_dir=directory, default_queue=loaded.config.task_queue, embedded_worker=action == "trigger"
+            conn,
+            state_dir=directory,
+            default_queue=loaded.config.task_queue,
+            activity_queues=loaded.task_queues(),
+            embedded_worker=action == "trigger",
         ) as session:
             client = session.client
             if action == "sync":

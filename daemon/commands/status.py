@@ -23,6 +23,7 @@ def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_
         print(json.dumps(report.public_json()))
     else:
         for name, ws in report.workspaces.items():
-            print(f"{name}: {describe(ws)} {changes_text(ws)}".rstrip())
+            worker = f" (worker {ws.worker})" if ws.worker else ""
+            print(f"{name}: {describe(ws)} {changes_text(ws)}".rstrip() + worker)
         emit(report, as_json=False)
     return exit_code(report) if report.finished_at else 0

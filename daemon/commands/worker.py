@@ -6,34 +6,76 @@ import asyncio
 import signal
 import sys
 
+from prometheus_client import CollectorRegistry
+
+from activities.runner import TerraformRunner
 from config.errors import RunError
 from daemon.connection import ConnectionSettings, connect
+from daemon.health import Readiness
+from daemon.metrics import MetricsServer, terraform_histogram
 from daemon.worker import build_workers, worker_identity
 
 
-def worker(conn: ConnectionSettings, *, queues: list[str], default_queue: str, identity: str | None) -> int:
+def served_queues(queues: list[str], default_queue: str) -> tuple[bool, list[str]]:
+    """Whether to serve the workflow queue, and the activity-only queues.
+
+    With no `--task-queue` a worker serves the workflow queue (workflows and their
+    terraform). With `--task-queue Q` it runs only Q's terraform, so a worker holding
+    one account's credentials never picks up another queue's work; naming the
+    workflow queue among them serves it in full as well.
+    """
+    wanted = sorted(set(queues))
+    serve_default = not wanted or default_queue in wanted
+    return serve_default, [q for q in wanted if q != default_queue]
+
+
+def worker(
+    conn: ConnectionSettings,
+    *,
+    queues: list[str],
+    default_queue: str,
+    identity: str | None,
+    metrics_port: int,
+    metrics_host: str,
+) -> int:
     if conn.embedded:
         raise RunError("tfo worker needs a server: pass --temporal-address or set TFO_TEMPORAL_ADDRESS")
+    serve_default, activity_queues = served_queues(queues, default_queue)
 
     async def main() -> None:
         client = await connect(conn)
+        registry = CollectorRegistry()
+        histogram = terraform_histogram(registry)
+        runner = TerraformRunner(on_finish=lambda command, seconds: histogram.labels(command=command).observe(seconds))
         workers = build_workers(
             client,
             default_queue=default_queue,
-            activity_queues=queues,
+            activity_queues=activity_queues,
+            serve_default=serve_default,
             identity=identity or worker_identity("worker"),
+            runner=runner,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         tasks = [asyncio.create_task(w.run()) for w in workers]
-        served = sorted({default_queue, *queues})
+        ready = Readiness()
+        ready.attach(tasks)
+        ready.started = True
+        health = asyncio.create_task(ready.watch(client))
+        server = MetricsServer(registry, port=metrics_port, host=metrics_host, ready=ready)
+        server.start()
+        served = [f"{default_queue} (workflows and terraform)"] if serve_default else []
+        served += [f"{q} (terraform only)" for q in activity_queues]
         print(f"tfo worker serving {', '.join(served)} on {conn.address}", file=sys.stderr, flush=True)
         await stop.wait()
         print("tfo worker: stopping; in-flight terraform gets SIGINT", file=sys.stderr, flush=True)
+        ready.started = False
+        health.cancel()
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
+        server.stop()
 
     asyncio.run(main())
     return 0

@@ -62,7 +62,8 @@ def start_worker(address: str, queue: str, identity: str, log: Path, cli_config:
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(cli_config)}
     with log.open("ab") as out:
         return subprocess.Popen(
-            [str(tfo), "worker", "--temporal-address", address, "--default-queue", queue, "--identity", identity],
+            [str(tfo), "worker", "--temporal-address", address, "--default-queue", queue, "--identity", identity,
+             "--metrics-port", "0"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

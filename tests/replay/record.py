@@ -2,8 +2,9 @@
 
     .venv/bin/python -m tests.replay.record
 
-Runs a small apply (with a skipped and a failed branch) on a fresh dev server and
-saves the parent's and one child's history under tests/replay/histories/. Re-record
+Runs a small apply (with a skipped and a failed branch, and one workspace on its own
+task queue) on a fresh dev server and saves the parent's and one child's history
+under tests/replay/histories/. Re-record
 only on purpose: a history recorded by older code is what catches a change that
 breaks determinism for runs already in flight.
 """
@@ -36,8 +37,9 @@ async def record() -> None:
             root / "stack",
             [
                 W("vpc", outputs={"vpc_id": '"vpc-1"', "azs": '["a", "b"]'}, sensitive_outputs=[]),
+                # On its own queue: the run asks Temporal whether that queue has a worker.
                 W("db", depends_on=["vpc"], inputs=[("vpc", "vpc_id", "vpc_id")], variables={"vpc_id": "string"},
-                  outputs={"password": '"s3cret"'}, sensitive_outputs=["password"]),
+                  outputs={"password": '"s3cret"'}, sensitive_outputs=["password"], task_queue="replay-db"),
                 W("app", depends_on=["db"], inputs=[("db", "password", "password"), ("vpc", "azs", "azs")],
                   variables={"password": "string", "azs": "list(string)"}, sensitive_variables=["password"]),
                 W("broken", broken=True),
@@ -60,9 +62,46 @@ async def record() -> None:
             spec = snapshot(load_config(config), state_dir=config.parent / ".tfo").workspace("app")
             child = await env.client.get_workflow_handle(lock_workflow_id(spec.lock_key)).fetch_history()
             (HISTORIES / "terraform_app.json").write_text(child.to_json())
+            from config.drift_models import ledger_id
+
+            ledger = await env.client.get_workflow_handle(ledger_id("stack")).fetch_history()
+            (HISTORIES / "drift_ledger.json").write_text(ledger.to_json())
             print(f"recorded {report.run_id}: {report.status.value}")
+            await record_waiting_for_worker(env.client, root)
         finally:
             await env.shutdown()
+
+
+async def record_waiting_for_worker(client, root: Path) -> None:  # type: ignore[no-untyped-def]
+    """A plan whose workspace waits for a worker on a queue nobody polls, then is cancelled."""
+    from config.loader import load_config
+    from config.payloads import RunReport, WorkspaceStatus
+    from daemon import runs
+    from tests.conftest import running_workers
+
+    config = write_stack(
+        root / "waiting",
+        [W("here"), W("elsewhere", task_queue="replay-nobody")],
+        binary=str(pinned_terraform()),
+        top={"task_queue": "replay-waiting"},
+    )
+    request = runs.build_request(load_config(config), mode="plan", workspaces=[], state_dir=config.parent / ".tfo")
+    async with running_workers(client, "replay-waiting"):
+        run_id = await runs.start_run(client, request)
+        handle = client.get_workflow_handle(run_id, result_type=RunReport)
+        for _ in range(600):
+            live = await handle.query("status", result_type=RunReport)
+            # Wait for a re-check after the first back-off, so the history holds both.
+            if live and live.workspaces["elsewhere"].status == WorkspaceStatus.WAITING:
+                history = await handle.fetch_history()
+                if sum(1 for e in history.events if e.HasField("timer_fired_event_attributes")) >= 1:
+                    break
+            await asyncio.sleep(0.1)
+        await handle.cancel()
+        report = await handle.result()
+    history = await handle.fetch_history()
+    (HISTORIES / "parent_waiting_for_worker.json").write_text(history.to_json())
+    print(f"recorded {run_id}: {report.status.value}")
 
 
 if __name__ == "__main__":

@@ -22,4 +22,4 @@ async def test_recorded_history_replays(path: Path) -> None:
 
 
 def test_histories_are_recorded() -> None:
-    assert {p.stem for p in HISTORIES} >= {"parent_apply", "terraform_app"}
+    assert {p.stem for p in HISTORIES} >= {"parent_apply", "terraform_app", "parent_waiting_for_worker"}

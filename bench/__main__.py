@@ -1,0 +1,105 @@
+"""`python -m bench`: run the benchmarks and write the report.
+
+The last line printed on stdout is always
+`overhead_ratio=X per_workspace_overhead_ms=Y`, for the headline tree:
+X = tfo plan in embedded mode (CLI and server start-up included) / make -jP;
+Y = (tfo plan against a running daemon - make -jP) / N, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+from bench import report
+from bench.suite import BenchEnv, bench_scale, bench_tree, say
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for_quiet(max_load: float, timeout: float) -> float:
+    """Wait until the 1-minute load average is below `max_load`; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        load = float(Path("/proc/loadavg").read_text().split()[0])
+        if load < max_load or time.monotonic() > deadline:
+            return load
+        say(f"waiting for a quiet machine: load {load:.2f} >= {max_load}")
+        time.sleep(30)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one figure in under 2 minutes (layered, N=20)")
+    parser.add_argument("--shapes", default="layered,chain,fanout,random")
+    parser.add_argument("--sizes", default="10,40,100")
+    parser.add_argument("--parallelism", "-P", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (at least 3 for the report)")
+    parser.add_argument("--scale", type=int, default=500, help="workspaces in the scale run (0: skip)")
+    parser.add_argument("--headline", default="layered:40", help="the tree of the last printed line")
+    parser.add_argument("--no-sequential", action="store_true", help="skip the sequential baseline")
+    parser.add_argument("--max-load", type=float, default=0.0, help="first wait for a 1-minute load below this")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--report", type=Path, default=None, help="default: BENCHMARKS.md (quick: out/quick.md)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.quick:
+        args.shapes, args.sizes, args.scale, args.headline = "layered", "20", 0, "layered:20"
+        args.no_sequential = True
+    report_path = args.report or (args.out / "quick.md" if args.quick else ROOT / "BENCHMARKS.md")
+    load_before = wait_for_quiet(args.max_load, 40 * 60) if args.max_load else None
+    bench = BenchEnv.create(args.out)
+    started = dt.datetime.now(dt.UTC)
+    facts = report.machine_facts(bench)
+    facts["load_before"] = Path("/proc/loadavg").read_text().strip()
+    if load_before is not None:
+        facts["waited_for_load_below"] = args.max_load
+    head_shape, head_n = args.headline.split(":")
+    trees = []
+    headline = None
+    for n in [int(s) for s in args.sizes.split(",") if s]:
+        for shape in [s for s in args.shapes.split(",") if s]:
+            is_head = shape == head_shape and n == int(head_n)
+            tree = bench_tree(
+                bench,
+                shape,
+                n,
+                args.parallelism,
+                args.runs,
+                sequential=not args.no_sequential,
+                init_skip=is_head and not args.quick,
+            )
+            trees.append(tree)
+            if is_head:
+                headline = tree
+            (args.out / "results.json").write_text(json.dumps([t.result.to_json() for t in trees], indent=1))
+    scale = bench_scale(bench, args.scale, args.parallelism, args.runs) if args.scale else None
+    facts["load_after"] = Path("/proc/loadavg").read_text().strip()
+    facts["duration_s"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    if headline is None:
+        headline = trees[0]
+    ratio, overhead = headline.headline()
+    results = {
+        "facts": facts,
+        "trees": [t.result.to_json() for t in trees],
+        "scale": scale.result.to_json() if scale else None,
+        "headline": {"tree": f"{headline.result.shape}:{headline.result.n}", "ratio": ratio, "overhead_ms": overhead},
+        "argv": sys.argv[1:] if argv is None else argv,
+    }
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    report_path.write_text(report.render(results, quick=args.quick))
+    say(f"wrote {report_path}")
+    print(report.summary_lines(results))
+    print(f"overhead_ratio={ratio:.3f} per_workspace_overhead_ms={overhead:.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
