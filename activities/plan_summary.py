@@ -23,6 +23,7 @@ def action_of(actions: list[str]) -> str | None:
 def summarize(plan: dict[str, Any]) -> PlanSummary:
     counts = ChangeCounts()
     resources: list[ResourceChange] = []
+    tainted: list[str] = []
     for rc in plan.get("resource_changes") or []:
         if rc.get("mode") == "data":
             continue
@@ -31,6 +32,8 @@ def summarize(plan: dict[str, Any]) -> PlanSummary:
             continue
         setattr(counts, action, getattr(counts, action) + 1)
         resources.append(ResourceChange(address=rc.get("address", "?"), action=action))
+        if action == "replace" and rc.get("action_reason") == "replace_because_tainted":
+            tainted.append(rc.get("address", "?"))
     drift = []
     for rc in plan.get("resource_drift") or []:
         action = action_of(rc.get("change", {}).get("actions", []))
@@ -46,6 +49,7 @@ def summarize(plan: dict[str, Any]) -> PlanSummary:
         resources=sorted(resources, key=lambda r: r.address),
         output_changes=output_changes,
         drift=sorted(drift, key=lambda r: r.address),
+        tainted=sorted(tainted),
         outputs=current_outputs(plan),
         terraform_version=str(plan.get("terraform_version", "")),
     )

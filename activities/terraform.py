@@ -84,6 +84,8 @@ class TerraformActivities:
         run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
         var_file = run_dir / "vars.tfvars.json"
         plan_file = workdir.plan_path(req.state_dir, req.run_id, ws.name)
+        if req.keep_plan:
+            workdir.clear_apply_markers(run_dir)
         try:
             values = await merge_variables(ws, req.inputs, self._read_outputs)
             write_var_file(var_file, values)

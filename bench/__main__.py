@@ -44,6 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-sequential", action="store_true", help="skip the sequential baseline")
     parser.add_argument("--max-load", type=float, default=0.0, help="first wait for a 1-minute load below this")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--product", type=Path, default=None, help="run tfo from this source tree (for before/after)")
     parser.add_argument("--report", type=Path, default=None, help="default: BENCHMARKS.md (quick: out/quick.md)")
     return parser.parse_args(argv)
 
@@ -55,10 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         args.no_sequential = True
     report_path = args.report or (args.out / "quick.md" if args.quick else ROOT / "BENCHMARKS.md")
     load_before = wait_for_quiet(args.max_load, 40 * 60) if args.max_load else None
-    bench = BenchEnv.create(args.out)
+    bench = BenchEnv.create(args.out, product=args.product)
     started = dt.datetime.now(dt.UTC)
     facts = report.machine_facts(bench)
     facts["load_before"] = Path("/proc/loadavg").read_text().strip()
+    if args.product:
+        facts["product"] = str(args.product)
     if load_before is not None:
         facts["waited_for_load_below"] = args.max_load
     head_shape, head_n = args.headline.split(":")

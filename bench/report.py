@@ -76,7 +76,8 @@ FIGURES: list[tuple[str, str, str]] = [
     ("make_s", "s", "(b) make -jP"),
     ("make_lean_s", "s", "(b') make -jP running only tfo's terraform work (var file, plan -out, show -json)"),
     ("tfo_embedded_s", "s", "tfo plan, embedded (CLI + server start-up included)"),
-    ("tfo_embedded_no_init_markers_s", "s", "tfo plan, embedded, init markers deleted first"),
+    ("tfo_embedded_no_validate_marks_s", "s", "tfo plan, embedded, validate notes removed first (validate runs)"),
+    ("tfo_embedded_no_init_markers_s", "s", "tfo plan, embedded, init markers deleted first (init + validate run)"),
     ("tfo_daemon_s", "s", "tfo plan --temporal-address, against a running tfo daemon"),
     ("daemon_workflow_s", "s", "  of which the ParentWorkflow ran (first to last history event)"),
     ("embedded_over_make", "x", "ratio: tfo embedded / make"),
@@ -109,6 +110,7 @@ FIGURES: list[tuple[str, str, str]] = [
     ("embedded_parent_history_bytes", "B", "ParentWorkflow history size"),
     ("embedded_init_skipped", "n", "workspaces whose init was skipped (with markers)"),
     ("no_markers_init_skipped", "n", "workspaces whose init was skipped (markers deleted)"),
+    ("no_validate_init_skipped", "n", "workspaces whose init was skipped (validate notes removed)"),
 ]
 
 
@@ -238,8 +240,14 @@ def render(results: dict[str, Any], *, quick: bool = False) -> str:
         out += _tree_table(t)
         if "init_skip_saves_s" in t["facts"]:
             saved = t["facts"]["init_skip_saves_s"]
-            out += ["", f"Skipping `init` (init markers kept) saves {saved:.2f} s per run on this tree "
-                    f"({saved / t['n'] * 1000:.0f} ms per workspace)."]
+            out += [
+                "",
+                f"**Repeat drift run:** skipping the redundant `init` and `validate` (markers kept) saves "
+                f"{saved:.2f} s per run on this tree ({saved / t['n'] * 1000:.0f} ms per workspace), medians.",
+            ]
+            if "validate_skip_saves_s" in t["facts"]:
+                v = t["facts"]["validate_skip_saves_s"]
+                out[-1] += f" Of that, skipping `validate` alone saves {v:.2f} s; skipping `init` the rest."
     if scale:
         f = scale["figures"]
         out += [

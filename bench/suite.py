@@ -47,7 +47,11 @@ class BenchEnv:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, out: Path) -> BenchEnv:
+    def create(cls, out: Path, *, product: Path | None = None) -> BenchEnv:
+        """Args:
+        product: Run tfo from this source tree instead (e.g. an older commit's
+            `git archive`), with the same virtualenv, to measure a change.
+        """
         from devtools.offline_terraform import pinned_terraform, write_offline_setup
 
         out = out.resolve()
@@ -66,6 +70,8 @@ class BenchEnv:
         for name in ("TFO_TEMPORAL_ADDRESS", "TFO_STATE_DIR", "TFO_ENCRYPTION_KEY_FILE", "MAKEFLAGS", "MFLAGS",
                      "MAKELEVEL", "MAKEOVERRIDES"):
             env.pop(name, None)
+        if product is not None:
+            env["PYTHONPATH"] = str(product.resolve())  # ahead of the editable install
         tfo = str(Path(sys.executable).parent / "tfo")
         return cls(out=out, terraform=terraform, tfo=tfo, env=env)
 
@@ -247,14 +253,29 @@ class TreeBench:
             r.facts["longest_path_s"] = dags.critical_path_bound(self.edges, median, 10**9)
 
     def init_skip(self, runs: int) -> None:
+        """Repeat drift runs without what tfo remembers between runs, to show what it saves.
+
+        - `no_validate`: the init markers lose their "validated" note, so validate runs;
+        - `no_markers`: the markers are deleted, so init and validate both run.
+        """
         markers = self.state / "init"
         for i in range(runs):
+            for marker in markers.glob("*.json"):
+                data = json.loads(marker.read_text())
+                data.pop("validated", None)
+                marker.write_text(json.dumps(data))
+            again = self.tfo("plan")
+            self._remember("no_validate", again)
+            self.result.sample("tfo_embedded_no_validate_marks_s").add(again.seconds)
             for marker in markers.glob("*.json"):
                 marker.unlink()
             fresh = self.tfo("plan")
             self._remember("no_markers", fresh)
             self.result.sample("tfo_embedded_no_init_markers_s").add(fresh.seconds)
-            say(f"{self.root.name} without init markers {i + 1}/{runs}: {fresh.seconds:.2f}s")
+            say(
+                f"{self.root.name} repeat-run savings {i + 1}/{runs}: validate run again {again.seconds:.2f}s, "
+                f"init and validate run again {fresh.seconds:.2f}s"
+            )
 
     def daemon(self, runs: int) -> None:
         r = self.result
@@ -340,6 +361,10 @@ class TreeBench:
                     r.figures[name] = Sample([v / cp for v in f[key].values])
         if "tfo_embedded_no_init_markers_s" in f and "tfo_embedded_s" in f:
             r.facts["init_skip_saves_s"] = f["tfo_embedded_no_init_markers_s"].median - f["tfo_embedded_s"].median
+        if "tfo_embedded_no_validate_marks_s" in f and "tfo_embedded_s" in f:
+            r.facts["validate_skip_saves_s"] = (
+                f["tfo_embedded_no_validate_marks_s"].median - f["tfo_embedded_s"].median
+            )
 
     def headline(self) -> tuple[float, float]:
         """(overhead_ratio, per_workspace_overhead_ms), from the medians of the runs."""

@@ -134,6 +134,8 @@ class PlanSummary(_Payload):
     resources: list[ResourceChange] = Field(default_factory=list)
     output_changes: list[str] = Field(default_factory=list)
     drift: list[ResourceChange] = Field(default_factory=list)
+    # Resources replaced only because they are tainted (a create or provisioner failed).
+    tainted: list[str] = Field(default_factory=list)
     outputs: dict[str, OutputValue] = Field(default_factory=dict)
     terraform_version: str = ""
 

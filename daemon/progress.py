@@ -37,7 +37,8 @@ def describe(ws: WorkspaceReport) -> str:
     if ws.resumed:
         parts.append("(resumed after a worker loss)")
     if ws.replanned:
-        parts.append("(re-planned with new upstream outputs)")
+        # New upstream outputs, a stale plan, or an interrupted or failed apply.
+        parts.append("(re-planned before applying)")
     if ws.detail:
         parts.append(f"- {ws.detail}")
     if ws.error:

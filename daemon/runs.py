@@ -13,10 +13,11 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from config.errors import ConfigError, RunError
+from config.errors import RunError
 from config.loader import LoadedConfig, snapshot
 from config.payloads import Mode, RunReport, RunRequest, RunStatus
-from daemon.state_dir import default_state_dir as default_state_dir
+from daemon.scope import default_state_dir as default_state_dir
+from daemon.scope import select as select
 from workflows.parent import ParentWorkflow
 
 _CLOSED_STATUS = {
@@ -55,19 +56,6 @@ def run_location(run_id: str) -> dict[str, object] | None:
         return json.loads((_index_dir() / run_id).read_text())
     except (OSError, ValueError):
         return None
-
-
-def select(loaded: LoadedConfig, workspaces: list[str]) -> list[str]:
-    """The selected workspaces plus everything they depend on."""
-    known = set(loaded.dag.names)
-    for name in workspaces:
-        if name not in known:
-            import difflib
-
-            hint = difflib.get_close_matches(name, sorted(known), n=1)
-            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConfigError(f"-w {name}: no such workspace{extra}", path=str(loaded.path))
-    return loaded.dag.closure(workspaces) if workspaces else loaded.dag.names
 
 
 def new_run_id(mode: Mode, config_name: str) -> str:
@@ -200,7 +188,15 @@ async def follow(
                     if decision is not None:
                         await decide(client, run_id, approved=await decision, by="terminal")
             await asyncio.wait({result_task}, timeout=interval)
-        final: RunReport = result_task.result()
+        try:
+            final: RunReport = result_task.result()
+        except RPCError as exc:
+            # The server went away (an embedded one killed, a network cut): the run is
+            # durable in the server's store, so say how to pick it up, not a traceback.
+            raise RunError(
+                f"lost the Temporal server while following run {run_id} ({exc.message}); the run is kept: "
+                f"run the same command again, or `tfo resume {run_id}`"
+            ) from None
     finally:
         result_task.cancel()
     on_update(final)

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Continue as new well before Temporal's 10,240-event warning.
 HISTORY_LIMIT = 4000
+APPLIED_AT = "applied_at"
 ALERT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5))
 
 
@@ -31,6 +32,7 @@ class DriftLedgerWorkflow:
     def __init__(self) -> None:
         self._state: LedgerState | None = None
         self._inbox: list[RecordRun] = []
+        self._applied_at: dict[str, str] = {}
 
     @workflow.signal(name="record")
     def record(self, rec: RecordRun) -> None:
@@ -53,13 +55,18 @@ class DriftLedgerWorkflow:
     @workflow.run
     async def run(self, state: LedgerState) -> None:
         self._state = state
+        # When each workspace was last applied (see drift_rules.record_run); carried across
+        # continue-as-new in the memo, so LedgerState and the run signature stay as they are.
+        self._applied_at = dict(workflow.memo_value(APPLIED_AT, {}, type_hint=dict[str, str]))
         sender = asyncio.create_task(self._send_alerts())
         while True:
             await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
             now = workflow.now()
             while self._inbox:
                 rec = self._inbox.pop(0)
-                state.outbox.extend(drift_rules.record_run(state, rec, now.isoformat()))
+                state.outbox.extend(
+                    drift_rules.record_run(state, rec, now.isoformat(), applied_at=self._applied_at)
+                )
             for name, ws in drift_rules.due_reminders(state, now):
                 alert = drift_rules.make_alert(state, None, name, ws, AlertEvent.DRIFT, reminder=True)
                 if alert is not None:
@@ -69,7 +76,7 @@ class DriftLedgerWorkflow:
                 await workflow.wait_condition(lambda: not state.outbox or bool(self._inbox))
                 if not self._inbox:
                     sender.cancel()
-                    workflow.continue_as_new(state)
+                    workflow.continue_as_new(state, memo={APPLIED_AT: self._applied_at})
 
     def _reminder_wait(self) -> timedelta | None:
         assert self._state is not None

@@ -46,6 +46,12 @@ def classify(ws: WorkspaceReport, *, mode: str, run_id: str, now: str) -> Worksp
     )
 
 
+def _predates_apply(started_at: str | None, applied_at: str | None) -> bool:
+    if not started_at or not applied_at:
+        return False
+    return datetime.fromisoformat(started_at) < datetime.fromisoformat(applied_at)
+
+
 def _cause(ws: WorkspaceReport) -> str:
     if ws.drift:
         return "out_of_band"
@@ -56,8 +62,19 @@ def _cause(ws: WorkspaceReport) -> str:
     return "unknown"
 
 
-def record_run(state: LedgerState, rec: RecordRun, now: str) -> list[AlertRequest]:
-    """Fold one run into the ledger state; return the alerts its transitions call for."""
+def record_run(
+    state: LedgerState, rec: RecordRun, now: str, *, applied_at: dict[str, str] | None = None
+) -> list[AlertRequest]:
+    """Fold one run into the ledger state; return the alerts its transitions call for.
+
+    Args:
+        applied_at: Workspace -> when the latest recorded run that applied it finished.
+            Runs are recorded in the order they finish, not the order they looked at a
+            workspace: a check that started before an apply finished may have planned
+            against the state from before the apply, and would report the drift that
+            the apply just resolved. Such results are dropped (the next check counts),
+            and this run's applies are added. None: no such filtering.
+    """
     state.records += 1
     # Every run carries its config's alerts: None means the config no longer has any.
     state.alerts = rec.alerts
@@ -70,8 +87,12 @@ def record_run(state: LedgerState, rec: RecordRun, now: str) -> list[AlertReques
     results: dict[str, WorkspaceDrift] = {}
     for name, ws in sorted(report.workspaces.items()):
         result = classify(ws, mode=report.mode, run_id=report.run_id, now=now)
-        if result is not None:
+        if result is not None and not _predates_apply(report.started_at, (applied_at or {}).get(name)):
             results[name] = result
+    if applied_at is not None and report.finished_at:
+        for name, ws in report.workspaces.items():
+            if ws.outcome == "applied":
+                applied_at[name] = report.finished_at
     merged = {**state.workspaces, **results}
     for name, result in results.items():
         risky = [

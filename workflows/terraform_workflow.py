@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         Phase,
         PlanRequest,
         PlanResult,
+        PlanSummary,
         WorkspaceOutcome,
         WorkspaceRequest,
     )
@@ -61,10 +62,13 @@ class TerraformWorkflow:
             # or failed transiently. Plan again, within what was approved, and apply that.
             if kind == ErrorType.APPLY_TRANSIENT:
                 await workflow.sleep(retry.APPLY_RECOVERY_BACKOFF * recoveries)
-            approved_destructive = plan.summary.changes.destructive()
+            approved = plan.summary
             plan = await self._plan(req, keep=True)
             replanned = True
-            _within_approval(req, plan, approved_destructive, after=_AFTER[kind])
+            allowed = approved.changes.destructive()
+            if kind != ErrorType.STALE_PLAN:
+                allowed += _finishing_creates(approved, plan.summary)
+            _within_approval(req, plan, allowed, after=_AFTER[kind])
             if not plan.summary.has_changes:
                 return WorkspaceOutcome(plan=plan, outputs=plan.summary.outputs, replanned=True, worker=plan.worker)
         return WorkspaceOutcome(
@@ -131,6 +135,19 @@ def _within_approval(req: WorkspaceRequest, plan: PlanResult, max_destructive: i
             type=ErrorType.NEEDS_REVIEW,
             non_retryable=True,
         )
+
+
+def _finishing_creates(approved: PlanSummary, replan: PlanSummary) -> int:
+    """Replacements that only finish a create this workspace's own apply began.
+
+    A create (or its provisioner) that failed or was interrupted leaves a tainted
+    object, which the re-plan replaces: that deletes nothing that existed before the
+    approved plan, so it is not counted against what was approved.
+    """
+    creating = {r.address for r in approved.resources if r.action == "create"}
+    return sum(
+        1 for r in replan.resources if r.action == "replace" and r.address in creating and r.address in replan.tainted
+    )
 
 
 _AFTER = {

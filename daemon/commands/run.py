@@ -13,8 +13,8 @@ from config.loader import LoadedConfig, load_config
 from config.payloads import Mode, RunReport, RunStatus
 from daemon.connection import ConnectionSettings
 from daemon.progress import changes_text, make_progress
+from daemon.scope import default_state_dir, select
 from daemon.session import ServerStart, open_session
-from daemon.state_dir import default_state_dir
 
 
 @dataclass
@@ -41,6 +41,7 @@ def exit_code(report: RunReport) -> int:
 def run_command(config_path: Path, conn: ConnectionSettings, opts: RunOptions) -> int:
     loaded = load_config(config_path)
     state_dir = default_state_dir(config_path, opts.state_dir)
+    select(loaded, opts.workspaces)  # bad input fails before any server starts
     with contextlib.ExitStack() as stack:
         # Boot the embedded server while the Temporal SDK and the workflows import.
         starting = stack.enter_context(ServerStart(state_dir)) if conn.embedded else None

@@ -160,9 +160,18 @@ class Daemon:
     proc: subprocess.Popen[Any]
     metrics_port: int
     logs: Path
+    state_dir: Path
 
     def stderr(self) -> str:
         return (self.logs / "stderr").read_text()
+
+    def diagnose(self) -> str:
+        """The daemon's log and every run still going, for a failure message."""
+        try:
+            running = describe_running(self.state_dir)
+        except Exception as exc:  # a diagnosis must not hide the failure
+            running = f"(cannot list runs: {exc})"
+        return f"--- running runs\n{running}\n--- daemon stderr\n{self.stderr()[-4000:]}"
 
     def scrape(self) -> Metrics:
         return scrape(self.metrics_port)
@@ -188,15 +197,16 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def running_daemon(config: Path, tmp: Path, *, logs: Path, extra: tuple[str | Path, ...] = ()) -> Iterator[Daemon]:
-    """Start `tfo daemon CONFIG` in embedded mode; stop it by PID at the end."""
+def running_daemon(config: Path, tmp: Path, *, logs: Path, state_dir: Path | None = None) -> Iterator[Daemon]:
+    """Start `tfo daemon CONFIG [--state-dir DIR]` in embedded mode; stop it by PID at the end."""
     logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     argv = [TFO, "daemon", str(config), "--metrics-port", str(port), "--metrics-host", "127.0.0.1"]
-    argv += [str(a) for a in extra]
+    if state_dir is not None:
+        argv += ["--state-dir", str(state_dir)]
     with (logs / "stdout").open("w") as out, (logs / "stderr").open("w") as err:
         proc = subprocess.Popen(argv, cwd=tmp, env=cli_env(tmp), stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-    daemon = Daemon(proc, port, logs)
+    daemon = Daemon(proc, port, logs, state_dir or config.parent / ".tfo")
     try:
         daemon.wait_ready()
         yield daemon
@@ -277,4 +287,25 @@ def scheduled_waits(state_dir: Path, prefix: str) -> set[str]:
         return found
 
     result: set[str] = _with_client(state_dir, body)
+    return result
+
+
+def describe_running(state_dir: Path) -> str:
+    """Each running ParentWorkflow with its workspaces' statuses (for failure messages)."""
+    from config.payloads import RunReport
+
+    async def body(client: Any) -> str:
+        lines = []
+        query = "WorkflowType = 'ParentWorkflow' AND ExecutionStatus = 'Running'"
+        async for wf in client.list_workflows(query):
+            try:
+                report = await client.get_workflow_handle(wf.id).query("status", result_type=RunReport)
+            except Exception as exc:
+                lines.append(f"{wf.id}: (no status: {exc})")
+                continue
+            states = {n: (w.status.value, w.detail, w.error) for n, w in (report.workspaces if report else {}).items()}
+            lines.append(f"{wf.id}: {states}")
+        return "\n".join(lines) or "(none)"
+
+    result: str = _with_client(state_dir, body)
     return result

@@ -1,0 +1,45 @@
+"""Fixtures of the reliability suite, and the figures it measures.
+
+Tests record figures (time to resume, fuzz cases run, canary hits, events per
+execution) with `record_figure`; they are printed at the end of the session and
+written to .tfo-dev/reliability-figures.json, from which RELIABILITY.md is kept.
+Figures are measurements, never pass/fail criteria.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cli_helpers import Tfo, kill_dev_servers
+from tests.reliability.figures import FIGURES, figures_path
+
+
+@pytest.fixture
+def tfo(tmp_path: Path, terraform) -> Iterator[Tfo]:  # type: ignore[no-untyped-def]
+    """The real `tfo` console script, embedded mode, everything under tmp_path."""
+    root = tmp_path.resolve()
+    try:
+        yield Tfo(root, cwd=root)
+    finally:
+        # Only a failed test can leave one; it has already been reported by then.
+        kill_dev_servers(root)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for name, value in sorted(FIGURES.items()):
+        terminalreporter.write_line(f"{name}: {value}")
+    path = figures_path()
+    previous: dict[str, object] = {}
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**previous, **FIGURES}, indent=2, sort_keys=True) + "\n")
