@@ -5,31 +5,33 @@ For each tree (shape, N):
 1. write the workspaces, infra.yaml, a Makefile and a sequential script;
 2. `tfo apply --auto-approve` once (embedded), so every later run is a drift check
    of an applied DAG, then one unmeasured `tfo plan` as a warm-up;
-3. `runs` rounds of: the sequential loop, `make -jP`, `tfo plan --parallelism P` in
-   embedded mode (start-up of the CLI and of the server included), interleaved so
-   that a change in machine load hits every contender alike;
-4. optionally `runs` embedded plans after deleting tfo's init markers, to show what
-   skipping `init` saves;
-5. `tfo daemon` (embedded server) and `runs` client-only `tfo plan` against it, after
-   a warm-up; then every run's history is fetched through the daemon's server.
+3. start `tfo daemon` (embedded server, its own state dir) and warm it up;
+4. `runs` rounds of: the sequential loop, `make -jP`, `make -jP` with only tfo's
+   terraform work, `tfo plan --parallelism P` in embedded mode (start-up of the CLI
+   and of the server included) and `tfo plan --temporal-address` against the
+   daemon, back to back, so that a change in machine load hits every contender alike;
+5. optionally `runs` embedded plans without tfo's init and validate markers, to
+   show what skipping them saves;
+6. every run's history is fetched, for event counts and payload sizes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench import dags
 from bench.history import HistoryStats, stats_for
-from bench.procs import Measured, run_measured, running_daemon
+from bench.procs import Daemon, Measured, run_measured, running_daemon
 from bench.tree import baseline_env, write_tree
 
 
@@ -147,7 +149,8 @@ class TreeBench:
         self.root = bench.out / f"{shape}-{n}"
         self.kind = kind
         self.p = parallelism
-        self.state = self.root / ".tfo"
+        self.state = self.root / ".tfo"  # embedded runs
+        self.daemon_state = self.root / ".tfo-daemon"  # the daemon's server and init markers
         self.result = TreeResult(
             shape=shape,
             n=n,
@@ -181,7 +184,15 @@ class TreeBench:
             argv.append("STEP=step_lean.sh")
         return self._baseline(argv, "make-lean" if lean else "make")
 
-    def tfo(self, mode: str, *extra: str, ok: tuple[int, ...] = (0,), watch: tuple[int, ...] = ()) -> Measured:
+    def tfo(
+        self,
+        mode: str,
+        *extra: str,
+        ok: tuple[int, ...] = (0,),
+        watch: tuple[int, ...] = (),
+        state: Path | None = None,
+    ) -> Measured:
+        state = state or self.state
         argv = [
             self.bench.tfo,
             mode,
@@ -189,11 +200,11 @@ class TreeBench:
             "--parallelism",
             str(self.p),
             "--state-dir",
-            str(self.state),
+            str(state),
             "--json",
             *extra,
         ]
-        measured = run_measured(argv, env=self.bench.env, state_dir=self.state, watch=watch).check(*ok)
+        measured = run_measured(argv, env=self.bench.env, state_dir=state, watch=watch).check(*ok)
         report = json.loads(measured.stdout)
         if report["status"] != "succeeded":
             raise RuntimeError(f"tfo {mode} did not succeed: {measured.stdout[:2000]}")
@@ -216,7 +227,8 @@ class TreeBench:
         warm = self.tfo("plan")
         self._remember("warmup", warm)
 
-    def rounds(self, runs: int, *, sequential: bool) -> None:
+    def rounds(self, runs: int, *, sequential: bool, daemon: Daemon | None = None) -> None:
+        """Every contender once per round, back to back, so load changes hit them alike."""
         r = self.result
         per_ws: dict[str, list[float]] = {}
         for i in range(runs):
@@ -239,11 +251,15 @@ class TreeBench:
             r.sample("embedded_cli_cpu_s").add(embedded.extra.get("own_cpu_s"))
             r.sample("embedded_tree_cpu_s").add(embedded.extra.get("tree_cpu_s"))
             r.sample("embedded_server_cpu_s").add(embedded.extra.get("server_cpu_s"))
+            text = f"tfo embedded {embedded.seconds:.2f}s"
+            if daemon is not None:
+                client = self.daemon_run(daemon)
+                text += f", tfo against the daemon {client.seconds:.2f}s"
             say(
                 f"{self.root.name} round {i + 1}/{runs}: "
                 + (f"sequential {seq.seconds:.2f}s, " if sequential else "")
                 + f"make -j{self.p} {made.seconds:.2f}s, make (tfo's work) {lean.seconds:.2f}s, "
-                + f"tfo embedded {embedded.seconds:.2f}s"
+                + text
             )
         if per_ws:
             median = {name: Sample(v).median for name, v in per_ws.items()}
@@ -277,42 +293,60 @@ class TreeBench:
                 f"init and validate run again {fresh.seconds:.2f}s"
             )
 
-    def daemon(self, runs: int) -> None:
-        r = self.result
+    @contextlib.contextmanager
+    def running_daemon(self) -> Iterator[Daemon]:
+        """`tfo daemon` in embedded mode on its own state dir, warmed up by one run.
+
+        Its own state dir keeps its server and workers apart from the embedded runs
+        of the same rounds (an idle daemon and server cost ~0.1 s of CPU a minute).
+        """
         argv = [
             self.bench.tfo,
             "daemon",
             str(self.config),
             "--state-dir",
-            str(self.state),
+            str(self.daemon_state),
             "--metrics-host",
             "127.0.0.1",
             "--metrics-port",
             str(free_port()),
         ]
         log = self.root / "daemon.log"
-        with running_daemon(argv, env=self.bench.env, state_dir=self.state, log=log) as daemon:
-            client = ("--temporal-address", daemon.address)
-            self._remember("daemon_warmup", self.tfo("plan", *client, watch=(daemon.pid,)))
-            for i in range(runs):
-                run = self.tfo("plan", *client, watch=(daemon.pid,))
-                self._remember("daemon", run)
-                r.sample("tfo_daemon_s").add(run.seconds)
-                r.sample("daemon_worker_rss_mb").add(run.extra.get("watched_hwm_mb"))
-                r.sample("daemon_server_rss_mb").add(run.server_hwm_mb)
-                r.sample("daemon_client_rss_mb").add(run.maxrss_mb)
-                r.sample("daemon_worker_cpu_s").add(run.extra.get("watched_cpu_s"))
-                r.sample("daemon_server_cpu_s").add(run.extra.get("server_cpu_s"))
-                r.sample("daemon_client_cpu_s").add(run.extra.get("own_cpu_s"))
-                say(f"{self.root.name} daemon round {i + 1}/{runs}: tfo plan (client) {run.seconds:.2f}s")
-            self.histories(daemon.address)
+        with running_daemon(argv, env=self.bench.env, state_dir=self.daemon_state, log=log) as daemon:
+            self._remember("daemon_warmup", self._client(daemon))
+            yield daemon
+            self.histories(daemon.address, only=("daemon",))
         code, rss = daemon.stopped or (None, None)
-        r.facts["daemon_exit_code"] = code
-        r.facts["daemon_lifetime_peak_rss_mb"] = rss
+        self.result.facts["daemon_exit_code"] = code
+        self.result.facts["daemon_peak_rss_mb"] = rss
 
-    def histories(self, address: str) -> None:
-        """Event counts and payload sizes of every measured run."""
-        wanted = {label: ids for label, ids in self.run_ids.items() if label not in ("warmup", "daemon_warmup")}
+    def _client(self, daemon: Daemon) -> Measured:
+        return self.tfo(
+            "plan", "--temporal-address", daemon.address, watch=(daemon.pid,), state=self.daemon_state
+        )
+
+    def daemon_run(self, daemon: Daemon) -> Measured:
+        run = self._client(daemon)
+        r = self.result
+        self._remember("daemon", run)
+        r.sample("tfo_daemon_s").add(run.seconds)
+        r.sample("daemon_worker_rss_mb").add(run.extra.get("watched_hwm_mb"))
+        r.sample("daemon_server_rss_mb").add(run.server_hwm_mb)
+        r.sample("daemon_client_rss_mb").add(run.maxrss_mb)
+        r.sample("daemon_worker_cpu_s").add(run.extra.get("watched_cpu_s"))
+        r.sample("daemon_server_cpu_s").add(run.extra.get("server_cpu_s"))
+        r.sample("daemon_client_cpu_s").add(run.extra.get("own_cpu_s"))
+        return run
+
+    def histories(self, address: str, *, only: tuple[str, ...] | None = None) -> None:
+        """Event counts and payload sizes of the measured runs whose histories `address` holds."""
+        daemon_labels = ("daemon",)
+        wanted = {
+            label: ids
+            for label, ids in self.run_ids.items()
+            if label not in ("warmup", "daemon_warmup")
+            and (label in only if only is not None else label not in daemon_labels)
+        }
         flat = [run_id for ids in wanted.values() for run_id in ids]
         stats = asyncio.run(stats_for(address, flat))
         for label, ids in wanted.items():
@@ -388,13 +422,12 @@ def bench_tree(
 ) -> TreeBench:
     tree = TreeBench(bench, shape, n, parallelism)
     tree.prepare()
-    tree.rounds(runs, sequential=sequential)
+    with contextlib.ExitStack() as stack:
+        running = stack.enter_context(tree.running_daemon()) if daemon else None
+        tree.rounds(runs, sequential=sequential, daemon=running)
     if init_skip:
         tree.init_skip(runs)
-    if daemon:
-        tree.daemon(runs)
-    else:
-        tree.histories_embedded()
+    tree.histories_embedded()
     tree.derive()
     return tree
 
