@@ -51,6 +51,10 @@ def classify(result: CommandResult, *, workspace: str) -> ApplicationError:
     message = f"{workspace}: terraform {result.command} failed: {summary}"
     if "Error acquiring the state lock" in text:
         return _error(f"{workspace}: state is locked by another process: {summary}", ErrorType.STATE_LOCKED)
+    if "Saved plan is stale" in text and result.command != "apply":
+        # The state changed between this activity's own plan and show (someone ran
+        # terraform there): planning again is the fix, so let Temporal retry.
+        return _error(f"{workspace}: state changed while planning; planning again", ErrorType.TRANSIENT)
     if "Saved plan is stale" in text:
         return _error(
             f"{workspace}: the saved plan is stale (state changed since it was made); "

@@ -408,13 +408,6 @@ def test_a_check_that_started_before_an_apply_cannot_bring_its_drift_back() -> N
     assert state.checks_total["app"] == {"drifted": 1, "clean": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: on terraform 1.0 `show -json PLANFILE` fails with 'Saved plan is stale' when "
-    "the state changed after the plan; plan_workspace reports that as a non-retryable StalePlan, so an "
-    "out-of-band change landing mid-check fails the check (and alerts 'Drift check failed') instead of "
-    "being reported as drift",
-)
 async def test_a_state_change_between_plan_and_show_is_not_a_failed_check(terraform: Terraform, tmp_path: Path) -> None:
     """An out-of-band change can land at any moment, e.g. right after a check's plan released the lock."""
     from temporalio.exceptions import ApplicationError
