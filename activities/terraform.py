@@ -177,23 +177,29 @@ class TerraformActivities:
         started = run_dir / "apply.started"
         rc_file = run_dir / "apply.rc"
         log_file = run_dir / "apply.log"
-        if applied.exists():
-            raise non_retryable(
-                f"{ws.name}: this plan was already applied; refusing to apply it twice", ErrorType.PLAN_ALREADY_APPLIED
-            )
-        resumed = started.exists()
+        # The markers name the plan they belong to: a run that re-plans applies a new
+        # plan in the same directory, and a retry must only adopt its own plan's apply.
+        if _marker_plan(applied) == req.plan_sha256:
+            # A retry of an apply that already finished (the worker died before
+            # reporting it): never apply again, just report what it did.
+            outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
+            return ApplyResult(outputs=outputs, resumed=True, worker=self._worker)
+        resumed = _marker_plan(started) == req.plan_sha256
         if not resumed:
             if not plan_file.is_file() or workdir.sha256_file(plan_file) != req.plan_sha256:
                 raise non_retryable(f"{ws.name}: the saved plan is missing or was modified", ErrorType.PLAN_TAMPERED)
             await self._refuse_stale(ws, plan_file)
-            workdir.write_private(started, json.dumps({"attempt": activity.info().attempt, "worker": self._worker}))
+            for stale in (rc_file, applied):
+                stale.unlink(missing_ok=True)
+            marker = {"plan_sha256": req.plan_sha256, "attempt": activity.info().attempt, "worker": self._worker}
+            workdir.write_private(started, json.dumps(marker))
             await self._start_apply(ws, plan_file, rc_file, log_file, req)
         rc = await self._await_apply(ws, rc_file, started)
         log = log_file.read_text(errors="replace") if log_file.exists() else ""
         if rc != 0:
             failed = CommandResult(command="apply", returncode=rc, stdout="", stderr=log, seconds=0)
             raise classify(failed, workspace=ws.name)
-        workdir.write_private(applied, "ok")
+        workdir.write_private(applied, json.dumps({"plan_sha256": req.plan_sha256}))
         plan_file.unlink(missing_ok=True)
         outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
         return ApplyResult(outputs=outputs, resumed=resumed, worker=self._worker)
@@ -268,6 +274,14 @@ class TerraformActivities:
                 )
         self._runner.finished("apply", time.monotonic() - began)
         return int(rc_file.read_text().strip() or "1")
+
+
+def _marker_plan(path: Path) -> str | None:
+    """The plan SHA-256 an apply marker was written for, if the marker exists."""
+    try:
+        return str(json.loads(path.read_text()).get("plan_sha256"))
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _state_version(text: str) -> tuple[str, int] | None:
