@@ -34,7 +34,7 @@ $(CHECKOV):
 	$(DEV)/checkov-venv/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 
 test: $(STAMP) $(CHECKOV) lint
-	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests
+	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests --ignore=tests/reliability
 
 demo: $(STAMP)
 	$(OFFLINE) && $(PY) examples/demo.py
@@ -53,3 +53,14 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(OFFLINE) && $(PY) -m bench --quick $(BENCH_ARGS)
+
+# Reliability and security (tests/reliability, RELIABILITY.md): fault injection, hostile
+# input, secrets, history limits. `make test` leaves them out; CI runs both. The
+# 500-workspace DAG runs only in reliability-scale (several minutes of real terraform).
+.PHONY: reliability reliability-scale
+
+reliability: $(STAMP) $(CHECKOV)
+	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests/reliability
+
+reliability-scale: $(STAMP) $(CHECKOV)
+	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) TFO_RELIABILITY_SCALE=1 $(VENV)/bin/pytest -q tests/reliability/test_history_limits.py -k large_dag

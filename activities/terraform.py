@@ -84,8 +84,6 @@ class TerraformActivities:
         run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
         var_file = run_dir / "vars.tfvars.json"
         plan_file = workdir.plan_path(req.state_dir, req.run_id, ws.name)
-        if req.keep_plan:
-            workdir.clear_apply_markers(run_dir)
         try:
             values = await merge_variables(ws, req.inputs, self._read_outputs)
             write_var_file(var_file, values)
@@ -189,7 +187,9 @@ class TerraformActivities:
             if not plan_file.is_file() or workdir.sha256_file(plan_file) != req.plan_sha256:
                 raise non_retryable(f"{ws.name}: the saved plan is missing or was modified", ErrorType.PLAN_TAMPERED)
             await self._refuse_stale(ws, plan_file)
-            for stale in (rc_file, applied):
+            # The log too: a failure is classified from it, and an earlier apply's
+            # "Interrupt received" or network error must not be read as this one's.
+            for stale in (rc_file, applied, log_file, run_dir / "apply.pid"):
                 stale.unlink(missing_ok=True)
             marker = {"plan_sha256": req.plan_sha256, "attempt": activity.info().attempt, "worker": self._worker}
             workdir.write_private(started, json.dumps(marker))

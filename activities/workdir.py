@@ -20,21 +20,6 @@ def plan_path(state_dir: str, run_id: str, workspace: str) -> Path:
     return run_dir(state_dir, run_id, workspace) / "plan.tfplan"
 
 
-# What one apply of a saved plan leaves in its run dir (see TerraformActivities.apply_workspace).
-APPLY_MARKERS = ("apply.started", "apply.pid", "apply.rc", "apply.log", "apply.done")
-
-
-def clear_apply_markers(run_dir: Path) -> None:
-    """Forget the apply of a plan that a new plan now replaces.
-
-    A re-plan after an interrupted or transiently failed apply writes its plan where
-    the old one was; without this, the apply of the new plan would find the old
-    apply's markers and wait for (or refuse because of) an apply that already ended.
-    """
-    for name in APPLY_MARKERS:
-        (run_dir / name).unlink(missing_ok=True)
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

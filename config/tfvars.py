@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from config.errors import ConfigError
+from config.files import read_limited
+
+# The HCL parser (python-hcl2, on lark) takes seconds per 100 KiB of values, so HCL
+# tfvars are kept small; JSON parses fast. Larger inputs belong in a .tfvars.json file.
+MAX_HCL_BYTES = 256 * 1024
+MAX_JSON_BYTES = 5 * 1024 * 1024
 
 
 def read_tfvars(path: Path) -> dict[str, Any]:
@@ -15,17 +21,16 @@ def read_tfvars(path: Path) -> dict[str, Any]:
     Raises:
         ConfigError: the file is missing or cannot be parsed; names the file and line.
     """
+    is_json = path.name.endswith(".json")
+    raw = read_limited(path, limit=MAX_JSON_BYTES if is_json else MAX_HCL_BYTES, what="tfvars file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("tfvars file not found", path=str(path)) from None
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"tfvars file is not valid UTF-8 (byte {exc.start})", path=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read tfvars file: {exc.strerror}", path=str(path)) from None
-    if path.name.endswith(".json"):
-        return _read_json(text, path)
-    return _read_hcl(text, path)
+    try:
+        return _read_json(text, path) if is_json else _read_hcl(text, path)
+    except RecursionError:
+        raise ConfigError("tfvars file nests values too deeply", path=str(path)) from None
 
 
 def _read_json(text: str, path: Path) -> dict[str, Any]:

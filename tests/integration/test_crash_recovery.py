@@ -22,6 +22,7 @@ from pathlib import Path
 from config.loader import load_config
 from config.payloads import RunReport, RunStatus, WorkspaceStatus
 from daemon import runs
+from tests.reliability.figures import record_figure
 from tests.stacks import PROVIDER, state_resources, state_serial, write_stack
 from tests.stacks import WorkspaceTemplate as W
 
@@ -154,6 +155,7 @@ async def test_worker_killed_mid_apply_resumes_without_applying_twice(temporal_e
                 await asyncio.sleep(0.05)
 
             os.killpg(workers[0].pid, signal.SIGKILL)
+            killed_at = time.monotonic()
             workers[0].wait()
             assert not (run_dir / "apply.rc").exists(), "the kill did not land mid-apply"
             sentinel = int((run_dir / "apply.pid").read_text().split()[1])
@@ -172,6 +174,8 @@ async def test_worker_killed_mid_apply_resumes_without_applying_twice(temporal_e
                         first_log = (run_dir / "apply.log").read_text()
                     await asyncio.wait({result}, timeout=0.05)
                 report: RunReport = result.result()
+                record_figure("kill -9 worker mid-apply: seconds from the kill to the run's end (new worker at once)",
+                              time.monotonic() - killed_at)
             finally:
                 result.cancel()
             leftovers = processes_mentioning(str(stack))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,16 +43,15 @@ def messages(message: Message) -> Iterator[Message]:
     for field, value in message.ListFields():
         if field.type != field.TYPE_MESSAGE:
             continue
-        if field.label == field.LABEL_REPEATED:
-            if field.message_type.GetOptions().map_entry:
-                for item in value.values():
-                    if isinstance(item, Message):
-                        yield from messages(item)
-            else:
-                for item in value:
+        if isinstance(value, Message):
+            yield from messages(value)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                if isinstance(item, Message):
                     yield from messages(item)
         else:
-            yield from messages(value)
+            for item in value:
+                yield from messages(item)
 
 
 def payloads(history: WorkflowHistory) -> Iterator[Payload]:

@@ -80,14 +80,22 @@ def started(*procs: subprocess.Popen[bytes]) -> Iterator[list[subprocess.Popen[b
             stop(proc)
 
 
-def start_worker(
-    address: str, queue: str, identity: str, log: Path, env: dict[str, str]
-) -> subprocess.Popen[bytes]:
+def start_worker(address: str, queue: str, identity: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`tfo worker` against a server, in a session of its own."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [TFO, "worker", "--temporal-address", address, "--default-queue", queue, "--identity", identity,
-             "--metrics-port", "0"],
+            [
+                TFO,
+                "worker",
+                "--temporal-address",
+                address,
+                "--default-queue",
+                queue,
+                "--identity",
+                identity,
+                "--metrics-port",
+                "0",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

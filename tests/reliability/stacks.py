@@ -24,8 +24,9 @@ def provisioned(name: str, command: str, *, trigger: str = "v1", outputs: str = 
 def counted(name: str, counter: Path, *, sleep: float = 0, trigger: str = "v1", first_only: bool = False) -> str:
     """A null_resource whose create appends a line to `counter`, then sleeps (the first time only)."""
     if first_only:
-        return provisioned(name, f"echo created >> {counter}; [ $(wc -l < {counter}) -gt 1 ] || sleep {sleep}",
-                           trigger=trigger)
+        return provisioned(
+            name, f"echo created >> {counter}; [ $(wc -l < {counter}) -gt 1 ] || sleep {sleep}", trigger=trigger
+        )
     return provisioned(name, f"echo created >> {counter} && sleep {sleep}", trigger=trigger)
 
 

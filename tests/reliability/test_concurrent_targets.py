@@ -41,8 +41,9 @@ async def test_cli_mcp_and_schedule_take_turns_on_one_workspace(tfo: Tfo, terraf
             with running_daemon(config, root, logs=root / "daemon", state_dir=state) as daemon:
                 async with mcp_session(root, state, "--config-root", root, log=root / "mcp.log") as session:
                     began = time.time()
-                    with tfo.background("apply", config, "--auto-approve", "--json", "--state-dir", state,
-                                        logs=root / "apply") as apply:
+                    with tfo.background(
+                        "apply", config, "--auto-approve", "--json", "--state-dir", state, logs=root / "apply"
+                    ) as apply:
                         started, triggered = await asyncio.gather(
                             call(session, "execute_workflow", config_path="stack/infra.yaml"),
                             asyncio.to_thread(tfo.run, "schedules", "trigger", config, "drift", "--state-dir", state),
@@ -103,6 +104,8 @@ def _settled_drift(tfo: Tfo, config: Path, state: Path) -> dict:  # type: ignore
         result = tfo.run("drift", config, "--json", "--state-dir", state)
         assert result.code == 0, result
         doc = result.json()
+        for ws in doc["workspaces"].values():
+            ws.pop("age_seconds")
         stable = doc == previous and doc["alerts_pending"] == 0
         previous = doc
         return doc if stable else None

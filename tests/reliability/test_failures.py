@@ -29,8 +29,9 @@ async def child_attempts(client, config, name: str) -> list[dict[str, list[int]]
 
 async def test_transient_apply_failure_is_replanned_and_succeeds(temporal_env, terraform, tmp_path, task_queue):
     stack = tmp_path / "stack"
-    config = write_stack(stack, [W("flaky", outputs={"done": '"yes"'})], binary=terraform.binary,
-                         top={"task_queue": task_queue})
+    config = write_stack(
+        stack, [W("flaky", outputs={"done": '"yes"'})], binary=terraform.binary, top={"task_queue": task_queue}
+    )
     attempts_log = tmp_path / "attempts.log"
     (stack / "flaky" / "main.tf").write_text(
         fails_once("flaky", tmp_path / "failed-once", attempts_log) + 'output "done" {\n  value = "yes"\n}\n'
@@ -56,8 +57,9 @@ async def test_transient_apply_failure_is_replanned_and_succeeds(temporal_env, t
 async def test_held_state_lock_is_waited_out_with_backoff(temporal_env, terraform, tmp_path, task_queue):
     stack = tmp_path / "stack"
     # lock_timeout 0s: terraform fails at once on a held lock, so tfo's own retry waits it out.
-    config = write_stack(stack, [W("locked")], binary=terraform.binary, settings={"lock_timeout": "0s"},
-                         top={"task_queue": task_queue})
+    config = write_stack(
+        stack, [W("locked")], binary=terraform.binary, settings={"lock_timeout": "0s"}, top={"task_queue": task_queue}
+    )
     counter = tmp_path / "creations.log"
     (stack / "locked" / "main.tf").write_text(counted("locked", counter))
     first = await run_stack(temporal_env.client, config, mode="apply")
@@ -82,8 +84,9 @@ async def test_held_state_lock_is_waited_out_with_backoff(temporal_env, terrafor
 
 
 async def test_permanent_failure_is_not_retried(temporal_env, terraform, tmp_path, task_queue):
-    config = write_stack(tmp_path / "stack", [W("broken", broken=True)], binary=terraform.binary,
-                         top={"task_queue": task_queue})
+    config = write_stack(
+        tmp_path / "stack", [W("broken", broken=True)], binary=terraform.binary, top={"task_queue": task_queue}
+    )
     report = await run_stack(temporal_env.client, config, mode="apply")
     broken = report.workspaces["broken"]
     assert report.status == RunStatus.FAILED

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.integration.cli_helpers import Tfo, assert_nothing_running, dev_servers
 from tests.reliability.figures import record_figure
-from tests.reliability.processes import GIVE_UP, kill_all, processes_mentioning, wait_for
+from tests.reliability.processes import kill_all, processes_mentioning, wait_for
 from tests.reliability.stacks import counted
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
@@ -43,8 +43,10 @@ def test_server_killed_mid_apply_then_the_same_command_resumes_the_run(tfo: Tfo,
         assert f"tfo resume {run_id}" in last
         assert "unexpected error" not in interrupted.stderr
         second = tfo.run("apply", config, "--auto-approve", "--json", idle=state)
-        record_figure("kill -9 embedded server mid-apply: seconds from the kill to the resumed run's end",
-                      time.monotonic() - killed_at)
+        record_figure(
+            "kill -9 embedded server mid-apply: seconds from the kill to the resumed run's end",
+            time.monotonic() - killed_at,
+        )
     finally:
         kill_all(processes_mentioning(str(stack)))
     assert second.code == 0, second

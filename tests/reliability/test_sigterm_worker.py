@@ -40,8 +40,9 @@ async def test_sigterm_mid_apply_interrupts_terraform_then_the_run_resumes(
     stack = tmp_path / "stack"
     calls = tmp_path / "terraform-calls.log"
     shim = write_shim(tmp_path / "terraform-shim", terraform.binary, calls)
-    config = write_stack(stack, [W("slow"), W("after", depends_on=["slow"])], binary=shim,
-                         top={"task_queue": task_queue})
+    config = write_stack(
+        stack, [W("slow"), W("after", depends_on=["slow"])], binary=shim, top={"task_queue": task_queue}
+    )
     counter = tmp_path / "creations.log"
     (stack / "slow" / "main.tf").write_text(counted("slow", counter, sleep=30, first_only=True))
     client = temporal_env.client
@@ -78,7 +79,11 @@ async def test_sigterm_mid_apply_interrupts_terraform_then_the_run_resumes(
             assert not (stack / "slow" / ".terraform.tfstate.lock.info").exists()
             probe = subprocess.run(
                 [terraform.binary, "plan", "-lock-timeout=0s", "-input=false", "-no-color"],
-                cwd=stack / "slow", capture_output=True, text=True, env=env, check=False,
+                cwd=stack / "slow",
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
             )
             assert probe.returncode == 0, probe.stderr
             desc = await handle.describe()
@@ -87,8 +92,9 @@ async def test_sigterm_mid_apply_interrupts_terraform_then_the_run_resumes(
             resumed_at = time.monotonic()
             workers.append(start_worker(address, task_queue, "term-w2", tmp_path / "w2.log", env))
             report = await asyncio.wait_for(handle.result(), GIVE_UP)
-            record_figure("SIGTERM worker mid-apply: seconds from the new worker to the run's end",
-                          time.monotonic() - resumed_at)
+            record_figure(
+                "SIGTERM worker mid-apply: seconds from the new worker to the run's end", time.monotonic() - resumed_at
+            )
     finally:
         kill_all(processes_mentioning(str(stack)))
 
@@ -102,6 +108,8 @@ async def test_sigterm_mid_apply_interrupts_terraform_then_the_run_resumes(
     assert state_resources(stack / "slow") == ["null_resource.slow"]
     assert counter.read_text().splitlines() == ["created", "created"]  # the interrupted one, the new one
     # Every apply was of a different plan: the interrupted plan was never applied again.
-    applied = [extra for kind, _t, _p, command, extra, _cwd in shim_calls(calls) if kind == "start" and command == "apply"]
+    applied = [
+        extra for kind, _t, _p, command, extra, _cwd in shim_calls(calls) if kind == "start" and command == "apply"
+    ]
     assert len(applied) == 3 and len(set(applied)) == 3, applied  # slow twice (two plans), after once
     assert not (stack / ".tfo" / "runs" / run_id).exists()

@@ -20,7 +20,7 @@ from activities.runner import TerraformRunner
 from activities.terraform import TerraformActivities
 from config.errors import ErrorType
 from config.loader import load_config, snapshot
-from config.payloads import ApplyRequest, PlanRequest, PlanResult, WorkspaceSpec
+from config.payloads import ApplyRequest, ApplyResult, PlanRequest, PlanResult, WorkspaceSpec
 from tests.integration.cli_helpers import Tfo, assert_nothing_running
 from tests.reliability.processes import file_sha256, shim_calls, write_shim
 from tests.reliability.stacks import counted
@@ -52,12 +52,17 @@ class Workspace:
     def request(self, run_id: str, plan: PlanResult) -> ApplyRequest:
         assert plan.plan_file is not None and plan.plan_sha256 is not None
         return ApplyRequest(
-            run_id=run_id, state_dir=str(self.state_dir), workspace=self.spec, plan_file=plan.plan_file,
-            plan_sha256=plan.plan_sha256, settings=self.settings,
+            run_id=run_id,
+            state_dir=str(self.state_dir),
+            workspace=self.spec,
+            plan_file=plan.plan_file,
+            plan_sha256=plan.plan_sha256,
+            settings=self.settings,
         )
 
-    async def apply(self, request: ApplyRequest) -> None:
-        await ActivityEnvironment().run(self.activities.apply_workspace, request)
+    async def apply(self, request: ApplyRequest) -> ApplyResult:
+        result: ApplyResult = await ActivityEnvironment().run(self.activities.apply_workspace, request)
+        return result
 
     async def refused(self, request: ApplyRequest) -> ApplicationError:
         with pytest.raises(ApplicationError) as info:
@@ -89,8 +94,12 @@ async def test_same_plan_is_never_applied_twice_even_against_empty_state(terrafo
     first_ids = ws.ids()
     assert ws.counter.read_text().splitlines() == ["created"]
 
-    again = await ws.refused(ws.request("run-1", plan))
-    assert again.type == ErrorType.PLAN_ALREADY_APPLIED
+    # The same activity again (a retry after a worker died before reporting): it reports
+    # the apply that happened and applies nothing.
+    again = await ws.apply(ws.request("run-1", plan))
+    assert again.resumed is True
+    assert ws.ids() == first_ids and ws.counter.read_text().splitlines() == ["created"]
+    # The same plan, byte for byte, applied by another run: refused as stale.
     stale = await ws.refused(ws.request("run-2", copy))
     assert stale.type == ErrorType.STALE_PLAN
     assert "stale" in stale.message
@@ -100,7 +109,10 @@ async def test_same_plan_is_never_applied_twice_even_against_empty_state(terrafo
     # creating a second object and forgetting the first one.
     control = subprocess.run(
         [terraform.binary, "apply", "-input=false", "-no-color", str(bare)],
-        cwd=ws.dir, capture_output=True, text=True, check=False,
+        cwd=ws.dir,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert control.returncode == 0, control.stderr
     assert ws.counter.read_text().splitlines() == ["created", "created"]
@@ -115,7 +127,9 @@ async def test_plan_made_before_an_out_of_band_apply_is_refused(terraform, tmp_p
     # Someone else applies to the workspace in between.
     subprocess.run(
         [terraform.binary, "apply", "-auto-approve", "-input=false", "-no-color"],
-        cwd=ws.dir, capture_output=True, check=True,
+        cwd=ws.dir,
+        capture_output=True,
+        check=True,
     )
     ids = ws.ids()
     stale = await ws.refused(ws.request("run-1", plan))
@@ -143,7 +157,9 @@ def test_approved_plan_gone_stale_at_the_gate_is_replanned_not_applied(tfo: Tfo,
         # While plan A waits for approval, another process applies v2 to the workspace.
         subprocess.run(
             [terraform.binary, "apply", "-auto-approve", "-input=false", "-no-color"],
-            cwd=app, capture_output=True, check=True,
+            cwd=app,
+            capture_output=True,
+            check=True,
         )
         ids = state_resources(app)
         approved = tfo.run("approve", run_id)
@@ -158,7 +174,9 @@ def test_approved_plan_gone_stale_at_the_gate_is_replanned_not_applied(tfo: Tfo,
     # A was refused as stale and re-planned: nothing left to do, nothing created twice.
     assert counter.read_text().splitlines() == ["created", "created"]  # v1 by tfo, v2 by the other process
     assert state_resources(app) == ids
-    applied = [extra for kind, _t, _p, command, extra, _cwd in shim_calls(calls) if kind == "start" and command == "apply"]
+    applied = [
+        extra for kind, _t, _p, command, extra, _cwd in shim_calls(calls) if kind == "start" and command == "apply"
+    ]
     assert plan_a not in applied
     assert len(applied) == 1  # only the first run's apply
     status = tfo.run("status", run_id, "--json", idle=state)
