@@ -44,7 +44,7 @@ clean:
 
 # Benchmarks (bench/): tfo against a sequential loop, make -jP and the critical path on
 # generated DAGs of real terraform workspaces. `make bench` writes BENCHMARKS.md; pass
-# e.g. BENCH_ARGS="--shapes layered --sizes 40 --max-load 0.8" for a subset. The last
+# e.g. BENCH_ARGS="--trees layered:40 --scale 0" for a subset. The last
 # line printed is `overhead_ratio=X per_workspace_overhead_ms=Y`.
 BENCH_ARGS ?=
 
@@ -55,12 +55,12 @@ bench-quick: $(STAMP)
 	$(OFFLINE) && $(PY) -m bench --quick $(BENCH_ARGS)
 
 # Reliability and security (tests/reliability, RELIABILITY.md): fault injection, hostile
-# input, secrets, history limits. `make test` leaves them out; CI runs both. The
+# input, secrets, history limits. `make test` leaves them out; .ci/run runs both. The
 # 500-workspace DAG runs only in reliability-scale (several minutes of real terraform).
 .PHONY: reliability reliability-scale
 
 reliability: $(STAMP) $(CHECKOV)
-	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests/reliability
+	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q -n 2 --dist loadfile tests/reliability
 
 reliability-scale: $(STAMP) $(CHECKOV)
 	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) TFO_RELIABILITY_SCALE=1 $(VENV)/bin/pytest -q tests/reliability/test_history_limits.py -k large_dag

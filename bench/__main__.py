@@ -19,6 +19,9 @@ from bench import report
 from bench.suite import BenchEnv, bench_scale, bench_tree, say
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every shape at N = 10 and 40; the N = 100 trees take ~20 minutes each on 2 cores,
+# so only the layered and random ones run by default (pass --trees for the others).
+DEFAULT_TREES = "layered:40,chain:40,fanout:40,random:40,layered:10,chain:10,fanout:10,random:10,layered:100,random:100"
 
 
 def wait_for_quiet(max_load: float, timeout: float) -> float:
@@ -35,14 +38,20 @@ def wait_for_quiet(max_load: float, timeout: float) -> float:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one figure in under 2 minutes (layered, N=20)")
-    parser.add_argument("--shapes", default="layered,chain,fanout,random")
-    parser.add_argument("--sizes", default="10,40,100")
+    parser.add_argument(
+        "--trees",
+        default=DEFAULT_TREES,
+        help="SHAPE:N pairs, comma-separated (shapes: layered, chain, fanout, random)",
+    )
     parser.add_argument("--parallelism", "-P", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (at least 3 for the report)")
     parser.add_argument("--scale", type=int, default=500, help="workspaces in the scale run (0: skip)")
     parser.add_argument("--headline", default="layered:40", help="the tree of the last printed line")
     parser.add_argument("--no-sequential", action="store_true", help="skip the sequential baseline")
-    parser.add_argument("--max-load", type=float, default=0.0, help="first wait for a 1-minute load below this")
+    parser.add_argument(
+        "--max-load", type=float, default=0.0, help="before each tree, wait for a 1-minute load below this"
+    )
+    parser.add_argument("--max-wait", type=float, default=600, help="seconds to wait for --max-load at most")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--product", type=Path, default=None, help="run tfo from this source tree (for before/after)")
     parser.add_argument("--report", type=Path, default=None, help="default: BENCHMARKS.md (quick: out/quick.md)")
@@ -52,24 +61,43 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.quick:
-        args.shapes, args.sizes, args.scale, args.headline = "layered", "20", 0, "layered:20"
+        # One round on one tree: a single figure in under two minutes.
+        args.trees, args.scale, args.headline, args.runs = "layered:20", 0, "layered:20", 1
         args.no_sequential = True
     report_path = args.report or (args.out / "quick.md" if args.quick else ROOT / "BENCHMARKS.md")
-    load_before = wait_for_quiet(args.max_load, 40 * 60) if args.max_load else None
     bench = BenchEnv.create(args.out, product=args.product)
     started = dt.datetime.now(dt.UTC)
     facts = report.machine_facts(bench)
     facts["load_before"] = Path("/proc/loadavg").read_text().strip()
     if args.product:
         facts["product"] = str(args.product)
-    if load_before is not None:
-        facts["waited_for_load_below"] = args.max_load
+    if args.max_load:
+        facts["waited_for_load_below"] = f"{args.max_load} (up to {args.max_wait:.0f} s before each tree)"
     head_shape, head_n = args.headline.split(":")
+    plan = [(shape, int(n)) for shape, _, n in (t.partition(":") for t in args.trees.split(",") if t)]
+    # The headline tree first: it is the one the targets are about, and the machine
+    # is likeliest to be as quiet as it was when the run began.
+    plan.sort(key=lambda item: (item != (head_shape, int(head_n)),))
     trees = []
+    failed: list[str] = []
     headline = None
-    for n in [int(s) for s in args.sizes.split(",") if s]:
-        for shape in [s for s in args.shapes.split(",") if s]:
-            is_head = shape == head_shape and n == int(head_n)
+    scale = None
+
+    def run_scale() -> None:
+        nonlocal scale
+        if args.max_load:
+            wait_for_quiet(args.max_load, args.max_wait)
+        try:
+            scale = bench_scale(bench, args.scale, args.parallelism, args.runs)
+        except Exception as exc:  # keep the figures of the other trees
+            failed.append(f"scale:{args.scale}: {type(exc).__name__}: {str(exc)[:300]}")
+            say(f"scale run failed: {exc}")
+
+    for shape, n in plan:
+        is_head = (shape, n) == (head_shape, int(head_n))
+        if args.max_load:
+            wait_for_quiet(args.max_load, args.max_wait)
+        try:
             tree = bench_tree(
                 bench,
                 shape,
@@ -79,11 +107,23 @@ def main(argv: list[str] | None = None) -> int:
                 sequential=not args.no_sequential,
                 init_skip=is_head and not args.quick,
             )
-            trees.append(tree)
-            if is_head:
-                headline = tree
-            (args.out / "results.json").write_text(json.dumps([t.result.to_json() for t in trees], indent=1))
-    scale = bench_scale(bench, args.scale, args.parallelism, args.runs) if args.scale else None
+        except Exception as exc:  # one broken tree must not lose an hour of figures
+            failed.append(f"{shape}:{n}: {type(exc).__name__}: {str(exc)[:300]}")
+            say(f"{shape}-{n} failed: {exc}")
+            continue
+        trees.append(tree)
+        if is_head:
+            headline = tree
+            if args.scale:  # right after the headline: the scale run is the other target
+                run_scale()
+        (args.out / "results.json").write_text(json.dumps([t.result.to_json() for t in trees], indent=1))
+    if args.scale and headline is None:  # the headline tree was not among the trees, or failed
+        run_scale()
+    if failed:
+        facts["failed"] = "; ".join(failed)
+    if not trees:
+        say("no tree could be measured")
+        return 1
     facts["load_after"] = Path("/proc/loadavg").read_text().strip()
     facts["duration_s"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
     if headline is None:

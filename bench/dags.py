@@ -48,7 +48,7 @@ def layered(n: int, width: int = 4, *, seed: int = 7) -> Edges:
 def random_dag(n: int, *, seed: int = 42, p: float | None = None, max_deps: int = 3) -> Edges:
     """Each workspace depends on up to `max_deps` earlier ones, each with probability `p`."""
     rng = random.Random(seed)
-    p = p if p is not None else min(1.0, 2.0 / max(1, n ** 0.5))
+    p = p if p is not None else min(1.0, 2.0 / max(1, n**0.5))
     edges: Edges = {}
     for i in range(n):
         earlier = [_name(j) for j in range(i) if rng.random() < p]

@@ -1,11 +1,11 @@
 """Where a `tfo plan` spends its time: CLI phases, and a run's history timeline.
 
-    python -m bench.profile phases CONFIG [tfo plan options...]
-        runs `tfo plan` in this process with timers around each phase (imports,
-        server start, connect, building the workers, the run, shutdown).
-    python -m bench.profile timeline ADDRESS RUN_ID
-        splits each workspace's time between terraform (the activity) and Temporal
-        (child start, activity dispatch, completion), from the histories.
+python -m bench.profile phases CONFIG [tfo plan options...]
+    runs `tfo plan` in this process with timers around each phase (imports,
+    server start, connect, building the workers, the run, shutdown).
+python -m bench.profile timeline ADDRESS RUN_ID
+    splits each workspace's time between terraform (the activity) and Temporal
+    (child start, activity dispatch, completion), from the histories.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def phase(name: str) -> Iterator[None]:
 
 
 def _timed(owner: Any, attr: str, name: str) -> None:
-    original = getattr(owner, attr)
+    original = getattr(owner, attr, None)
+    if original is None:  # an older tfo (see `bench --product`) may not have it
+        return
     if asyncio.iscoroutinefunction(original):
 
         @functools.wraps(original)
@@ -112,7 +114,7 @@ def phases(argv: list[str]) -> int:
         from daemon.embedded import EmbeddedServer
     _timed(EmbeddedServer, "__enter__", "embedded server start or reuse (thread)")
     _timed(EmbeddedServer, "stop", "embedded server stop")
-    _timed(session.ServerStart, "wait", "wait for the embedded server")
+    _timed(getattr(session, "ServerStart", None), "wait", "wait for the embedded server")
     _timed(session, "connect", "client connect")
     _timed(run_command, "watch", "follow the run to its end")
     _timed(run_command, "load_config", "load config")
@@ -145,8 +147,11 @@ async def timeline(address: str, run_id: str) -> None:
         if event.HasField("child_workflow_execution_completed_event_attributes"):
             attrs = event.child_workflow_execution_completed_event_attributes
             execution = attrs.workflow_execution
-            child = list((await client.get_workflow_handle(execution.workflow_id, run_id=execution.run_id)
-                          .fetch_history()).events)
+            child = list(
+                (
+                    await client.get_workflow_handle(execution.workflow_id, run_id=execution.run_id).fetch_history()
+                ).events
+            )
             activity = 0.0
             dispatch = 0.0
             scheduled: dict[int, float] = {}
@@ -170,9 +175,11 @@ async def timeline(address: str, run_id: str) -> None:
         n = len(rows)
         tot = sum(r[2] for r in rows)
         act = sum(r[3] for r in rows)
-        print(f"mean per workspace: total {tot / n:.3f}s, activity {act / n:.3f}s, "
-              f"temporal {(tot - act) / n * 1000:.1f} ms (of which activity dispatch "
-              f"{sum(r[4] for r in rows) / n * 1000:.1f} ms)")
+        print(
+            f"mean per workspace: total {tot / n:.3f}s, activity {act / n:.3f}s, "
+            f"temporal {(tot - act) / n * 1000:.1f} ms (of which activity dispatch "
+            f"{sum(r[4] for r in rows) / n * 1000:.1f} ms)"
+        )
     print(f"parent: {len(events)} events, {at(events[-1]):.3f}s first to last event")
 
 

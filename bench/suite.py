@@ -69,8 +69,15 @@ class BenchEnv:
             TFO_LOG_DIR=str(out / "logs"),
         )
         # Under `make bench` the baseline's make must not join the outer make's jobserver.
-        for name in ("TFO_TEMPORAL_ADDRESS", "TFO_STATE_DIR", "TFO_ENCRYPTION_KEY_FILE", "MAKEFLAGS", "MFLAGS",
-                     "MAKELEVEL", "MAKEOVERRIDES"):
+        for name in (
+            "TFO_TEMPORAL_ADDRESS",
+            "TFO_STATE_DIR",
+            "TFO_ENCRYPTION_KEY_FILE",
+            "MAKEFLAGS",
+            "MFLAGS",
+            "MAKELEVEL",
+            "MAKEOVERRIDES",
+        ):
             env.pop(name, None)
         if product is not None:
             env["PYTHONPATH"] = str(product.resolve())  # ahead of the editable install
@@ -159,6 +166,10 @@ class TreeBench:
             edges=sum(len(d) for d in self.edges.values()),
         )
         self.run_ids: dict[str, list[str]] = {}
+
+    def note_load(self, when: str) -> None:
+        """Record the 1-minute load average: the machine may be shared."""
+        self.result.facts[f"load_{when}"] = float(Path("/proc/loadavg").read_text().split()[0])
 
     def write(self) -> None:
         if self.root.exists():
@@ -321,9 +332,7 @@ class TreeBench:
         self.result.facts["daemon_peak_rss_mb"] = rss
 
     def _client(self, daemon: Daemon) -> Measured:
-        return self.tfo(
-            "plan", "--temporal-address", daemon.address, watch=(daemon.pid,), state=self.daemon_state
-        )
+        return self.tfo("plan", "--temporal-address", daemon.address, watch=(daemon.pid,), state=self.daemon_state)
 
     def daemon_run(self, daemon: Daemon) -> Measured:
         run = self._client(daemon)
@@ -389,16 +398,17 @@ class TreeBench:
         per_run("daemon_overhead_ms_per_ws_vs_lean", "tfo_daemon_s", "make_lean_s", lambda t, m: (t - m) / n * 1000)
         cp = r.facts.get("critical_path_s")
         if cp:
-            for name, key in (("embedded_over_cp", "tfo_embedded_s"), ("daemon_over_cp", "tfo_daemon_s"),
-                              ("make_over_cp", "make_s")):
+            for name, key in (
+                ("embedded_over_cp", "tfo_embedded_s"),
+                ("daemon_over_cp", "tfo_daemon_s"),
+                ("make_over_cp", "make_s"),
+            ):
                 if key in f:
                     r.figures[name] = Sample([v / cp for v in f[key].values])
         if "tfo_embedded_no_init_markers_s" in f and "tfo_embedded_s" in f:
             r.facts["init_skip_saves_s"] = f["tfo_embedded_no_init_markers_s"].median - f["tfo_embedded_s"].median
         if "tfo_embedded_no_validate_marks_s" in f and "tfo_embedded_s" in f:
-            r.facts["validate_skip_saves_s"] = (
-                f["tfo_embedded_no_validate_marks_s"].median - f["tfo_embedded_s"].median
-            )
+            r.facts["validate_skip_saves_s"] = f["tfo_embedded_no_validate_marks_s"].median - f["tfo_embedded_s"].median
 
     def headline(self) -> tuple[float, float]:
         """(overhead_ratio, per_workspace_overhead_ms): medians of the per-round figures.
@@ -424,6 +434,7 @@ def bench_tree(
     daemon: bool = True,
 ) -> TreeBench:
     tree = TreeBench(bench, shape, n, parallelism)
+    tree.note_load("start")
     tree.prepare()
     with contextlib.ExitStack() as stack:
         running = stack.enter_context(tree.running_daemon()) if daemon else None
@@ -432,12 +443,14 @@ def bench_tree(
         tree.init_skip(runs)
     tree.histories_embedded()
     tree.derive()
+    tree.note_load("end")
     return tree
 
 
 def bench_scale(bench: BenchEnv, n: int, parallelism: int, runs: int) -> TreeBench:
     """Many tiny (outputs-only) workspaces: history size, payload sizes and worker memory."""
     tree = TreeBench(bench, "scale", n, parallelism, kind="tiny")
+    tree.note_load("start")
     tree.write()
     say(f"{tree.root.name}: apply (embedded, P={parallelism})")
     applied = tree.tfo("apply", "--auto-approve")
@@ -454,4 +467,5 @@ def bench_scale(bench: BenchEnv, n: int, parallelism: int, runs: int) -> TreeBen
         r.sample("embedded_server_rss_mb").add(run.server_hwm_mb)
         say(f"{tree.root.name} plan {i + 1}/{runs}: {run.seconds:.2f}s, worker peak RSS {run.maxrss_mb:.0f} MB")
     tree.histories_embedded()
+    tree.note_load("end")
     return tree

@@ -11,7 +11,7 @@ from config.errors import ConnectionFailedError
 
 if TYPE_CHECKING:
     from temporalio.client import Client
-    from temporalio.runtime import Runtime
+    from temporalio.runtime import LoggingConfig, Runtime
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,36 @@ class ConnectionSettings:
         return self.address is None
 
 
+_runtime: Runtime | None = None
+
+
+def core_logging() -> LoggingConfig:
+    """The Temporal SDK core's own log lines, sent through Python logging (to stderr).
+
+    By default the core prints them on stdout, where `--json` prints its one document
+    and `tfo mcp` speaks its protocol: a core warning there (seen under load, from the
+    activity worker) corrupts both.
+    """
+    import logging
+
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, TelemetryFilter
+
+    return LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+    )
+
+
+def default_runtime() -> Runtime:
+    """The SDK runtime every client of this process shares, unless given another."""
+    global _runtime
+    if _runtime is None:
+        from temporalio.runtime import Runtime, TelemetryConfig
+
+        _runtime = Runtime(telemetry=TelemetryConfig(logging=core_logging()))
+    return _runtime
+
+
 async def connect(
     settings: ConnectionSettings, *, address: str | None = None, runtime: Runtime | None = None
 ) -> Client:
@@ -93,7 +123,7 @@ async def connect(
             tls=tls,
             api_key=settings.api_key,
             data_converter=converter,
-            runtime=runtime,
+            runtime=runtime or default_runtime(),
         )
     except Exception as exc:  # the SDK raises plain RuntimeError for connection failures
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

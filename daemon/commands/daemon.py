@@ -14,7 +14,7 @@ from config.drift_models import DriftReport
 from config.errors import TfoError
 from config.loader import LoadedConfig, load_config
 from daemon import runs
-from daemon.connection import ConnectionSettings, connect
+from daemon.connection import ConnectionSettings, connect, core_logging
 from daemon.drift import fetch_report
 from daemon.embedded import EmbeddedServer
 from daemon.health import Readiness
@@ -70,7 +70,9 @@ async def _serve(
         from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
         bind = f"{metrics_host}:{sdk_metrics_port}"
-        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+        runtime = Runtime(
+            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind), logging=core_logging())
+        )
     client = await connect(conn, address=address, runtime=runtime)
     loop = asyncio.get_running_loop()
     current = {"config": loaded}

@@ -8,8 +8,11 @@ Figures are measurements, never pass/fail criteria.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +29,18 @@ def tfo(tmp_path: Path, terraform) -> Iterator[Tfo]:  # type: ignore[no-untyped-
     finally:
         # Only a failed test can leave one; it has already been reported by then.
         kill_dev_servers(root)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: hand the figures to the controller
+        workeroutput["tfo_reliability_figures"] = json.dumps(FIGURES)
+
+
+if importlib.util.find_spec("xdist") is not None:
+
+    def pytest_testnodedown(node: Any, error: object) -> None:
+        FIGURES.update(json.loads(getattr(node, "workeroutput", {}).get("tfo_reliability_figures", "{}")))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -8,7 +8,9 @@ measurements, never pass/fail criteria.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from pathlib import Path
 
 FIGURES: dict[str, object] = {}
@@ -23,12 +25,22 @@ def record_figure(name: str, value: object) -> None:
     FIGURES[name] = round(value, 2) if isinstance(value, float) else value
     path = figures_path()
     try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    known[name] = FIGURES[name]
-    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+        # Test processes (pytest-xdist workers) record at once: one writer at a time.
+        fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
-        pass  # a read-only checkout still runs the tests
+        return  # a read-only checkout still runs the tests
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            known = {}
+        known[name] = FIGURES[name]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
