@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import time
 import zipfile
@@ -19,6 +18,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities import apply_sentinel as sentinel
 from activities import workdir
 from activities.failures import classify, non_retryable
 from activities.plan_summary import redact_outputs, summarize
@@ -183,6 +183,12 @@ class TerraformActivities:
             outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
             return ApplyResult(outputs=outputs, resumed=True, worker=self._worker)
         resumed = _marker_plan(started) == req.plan_sha256
+        if resumed and not await sentinel.ever_started(
+            run_dir / "apply.pid", rc_file, started.stat().st_mtime, lambda: _heartbeat("apply", ws.name)
+        ):
+            # The previous attempt died between its marker and its sentinel's start:
+            # nothing was applied, so this attempt applies the plan (if still current).
+            resumed = False
         if not resumed:
             if not plan_file.is_file() or workdir.sha256_file(plan_file) != req.plan_sha256:
                 raise non_retryable(f"{ws.name}: the saved plan is missing or was modified", ErrorType.PLAN_TAMPERED)
@@ -234,10 +240,11 @@ class TerraformActivities:
         except TerraformError as exc:
             raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
         args = apply_args(plan_file=plan_file, lock_timeout=req.settings.lock_timeout)
-        proc = await asyncio.create_subprocess_exec(
+        await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "activities.apply_sentinel",
+            str(rc_file.parent / "apply.pid"),
             str(rc_file),
             str(log_file),
             binary,
@@ -249,24 +256,28 @@ class TerraformActivities:
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
         )
-        (rc_file.parent / "apply.pid").write_text(f"{socket.gethostname()} {proc.pid}")
 
     async def _await_apply(self, ws: WorkspaceSpec, rc_file: Path, started: Path) -> int:
         """Wait for the sentinel's exit-code file, heartbeating; SIGINT it on cancel."""
         began = time.monotonic()
         pid_file = rc_file.parent / "apply.pid"
+        if not await sentinel.ever_started(
+            pid_file, rc_file, started.stat().st_mtime, lambda: _heartbeat("apply", ws.name)
+        ):
+            # Retryable: the retry finds no sentinel and applies afresh.
+            raise TerraformError(f"{ws.name}: the apply process did not start")
         while not rc_file.exists():
             try:
                 await asyncio.sleep(0.1)
             except asyncio.CancelledError:
-                pid = _sentinel_pid(pid_file)
+                pid = sentinel.sentinel_pid(pid_file)
                 if pid is not None:
                     await self._runner.interrupt(pid, rc_file.exists)
                 raise
             if time.monotonic() - began >= self._runner.heartbeat_every:
                 began = time.monotonic()
                 _heartbeat("apply", ws.name)
-            if not _sentinel_alive(pid_file) and not rc_file.exists():
+            if not sentinel.sentinel_alive(pid_file) and not rc_file.exists():
                 raise non_retryable(
                     f"{ws.name}: the apply process vanished without an exit code; "
                     "check the workspace state before applying again",
@@ -303,28 +314,6 @@ def _planned_state_version(plan_file: Path) -> tuple[str, int] | None:
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
     return _state_version(text)
-
-
-def _sentinel_pid(pid_file: Path) -> int | None:
-    """The sentinel's pid if it runs on this host; None if unknown or elsewhere."""
-    try:
-        host, pid = pid_file.read_text().split()
-    except (OSError, ValueError):
-        return None
-    return int(pid) if host == socket.gethostname() else None
-
-
-def _sentinel_alive(pid_file: Path) -> bool:
-    pid = _sentinel_pid(pid_file)
-    if pid is None:
-        return True  # not written yet, or on another host: wait for its exit code
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _project_path() -> str:

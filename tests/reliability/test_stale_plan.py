@@ -8,6 +8,7 @@ the first objects (terraform#24078). tfo must refuse both.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -181,3 +182,25 @@ def test_approved_plan_gone_stale_at_the_gate_is_replanned_not_applied(tfo: Tfo,
     assert len(applied) == 1  # only the first run's apply
     status = tfo.run("status", run_id, "--json", idle=state)
     assert status.code == 0, status
+
+
+async def test_retry_after_a_worker_died_before_its_apply_started_applies_once(terraform, tmp_path):
+    """A worker killed between writing apply.started and spawning the sentinel: no
+    terraform ran, so the retry must apply the plan itself (once), not wait for an
+    exit code that will never come."""
+    ws = Workspace(tmp_path / "stack", terraform.binary)
+    plan = await ws.plan("run-1")
+    request = ws.request("run-1", plan)
+    started = ws.state_dir / str(plan.plan_file).replace("plan.tfplan", "apply.started")
+    started.write_text(json.dumps({"plan_sha256": plan.plan_sha256, "attempt": 1, "worker": "dead"}))
+    long_ago = started.stat().st_mtime - 120  # past the sentinel's start grace
+    os.utime(started, (long_ago, long_ago))
+
+    result = await ws.apply(request)
+
+    assert result.resumed is False
+    assert ws.counter.read_text().splitlines() == ["created"]
+    assert len(ws.ids()) == 1
+    # And a retry of that attempt reports it without applying again.
+    again = await ws.apply(request)
+    assert again.resumed is True and ws.counter.read_text().splitlines() == ["created"]
