@@ -55,12 +55,9 @@ bench-quick: $(STAMP)
 	$(OFFLINE) && $(PY) -m bench --quick $(BENCH_ARGS)
 
 # Reliability and security (tests/reliability, RELIABILITY.md): fault injection, hostile
-# input, secrets, history limits. `make test` leaves them out; .ci/run runs both. The
-# 500-workspace DAG runs only in reliability-scale (several minutes of real terraform).
-.PHONY: reliability reliability-scale
+# input, secrets, history limits (a 500-workspace DAG among them). `make test` leaves
+# them out; .ci/run runs both.
+.PHONY: reliability
 
 reliability: $(STAMP) $(CHECKOV)
 	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q -n 2 --dist loadfile tests/reliability
-
-reliability-scale: $(STAMP) $(CHECKOV)
-	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) TFO_RELIABILITY_SCALE=1 $(VENV)/bin/pytest -q tests/reliability/test_history_limits.py -k large_dag

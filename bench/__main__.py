@@ -55,6 +55,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     parser.add_argument("--product", type=Path, default=None, help="run tfo from this source tree (for before/after)")
     parser.add_argument("--report", type=Path, default=None, help="default: BENCHMARKS.md (quick: out/quick.md)")
+    parser.add_argument(
+        "--render", type=Path, default=None, metavar="RESULTS_JSON", help="only re-write the report from these results"
+    )
     return parser.parse_args(argv)
 
 
@@ -65,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         args.trees, args.scale, args.headline, args.runs = "layered:20", 0, "layered:20", 1
         args.no_sequential = True
     report_path = args.report or (args.out / "quick.md" if args.quick else ROOT / "BENCHMARKS.md")
+    if args.render:  # e.g. after editing bench/NOTES.md
+        results = json.loads(args.render.read_text())
+        report_path.write_text(report.render(results, quick=args.quick))
+        say(f"wrote {report_path}")
+        head = results["headline"]
+        print(f"overhead_ratio={head['ratio']:.3f} per_workspace_overhead_ms={head['overhead_ms']:.1f}")
+        return 0
     bench = BenchEnv.create(args.out, product=args.product)
     started = dt.datetime.now(dt.UTC)
     facts = report.machine_facts(bench)

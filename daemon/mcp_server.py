@@ -1,9 +1,10 @@
 """tfo's MCP server: AI agents list workspaces, start runs, and read status and drift.
 
-The tools are thin over `daemon.runs` and `daemon.drift`. What an agent may touch is
-bounded by `daemon.confinement` (config roots), and what it may do by the server's
-options: plans always, applies only with `--allow-apply`, and even then every apply
-stops at the approval gate until a human runs `tfo approve`. No tool approves.
+This module declares the tools (names, descriptions, annotations, arguments), turns
+errors into one line, and serves over stdio. What the tools do is in
+`daemon.mcp_tools`, and what they return in `daemon.mcp_views`. Plans always, applies
+only with `--allow-apply`, and even then every apply stops at the approval gate until
+a human runs `tfo approve`. No tool approves.
 
 stdout is the MCP transport: nothing else may ever be written to it. Progress and
 logs go to stderr.
@@ -17,10 +18,7 @@ import logging
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -28,472 +26,27 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
-from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.client import Client
 
-from config.errors import RunError, TfoError
-from config.loader import LoadedConfig
-from config.payloads import Mode, RunReport, RunStatus
-from daemon import confinement, runs
-from daemon.confinement import ConfigRoots, ConfinementError
+from config.errors import TfoError
+from daemon.confinement import ConfigRoots
 from daemon.connection import ConnectionSettings
+from daemon.mcp_tools import McpOptions, TfoTools, WorkerPool
+from daemon.mcp_views import (
+    CancelResult,
+    DriftView,
+    RunList,
+    RunView,
+    StartedRun,
+    WorkflowList,
+    drift_text,
+    run_text,
+    runs_text,
+    started_text,
+    workflows_text,
+)
 
 logger = logging.getLogger("tfo.mcp")
-
-RUN_ID = re.compile(r"tfo-(plan|apply)-[A-Za-z0-9_.-]{1,200}")
-MAX_WORKER_QUEUES = 32
-STATUS_TIMEOUT = timedelta(seconds=5)
-_CLOSED = {
-    WorkflowExecutionStatus.COMPLETED,
-    WorkflowExecutionStatus.FAILED,
-    WorkflowExecutionStatus.CANCELED,
-    WorkflowExecutionStatus.TERMINATED,
-    WorkflowExecutionStatus.TIMED_OUT,
-}
-_DONE = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.REJECTED}
-
-
-# -- results ------------------------------------------------------------------
-
-
-class InputView(BaseModel):
-    sourceWorkspace: str
-    sourceOutput: str
-    targetVar: str
-
-
-class WorkspaceView(BaseModel):
-    name: str
-    dir: str = Field(description="As written in the config, relative to its workspace_root.")
-    dependsOn: list[str]
-    inputs: list[InputView]
-    operations: list[str]
-    taskQueue: str
-    depth: int = Field(description="0 for a workspace with no dependencies.")
-
-
-class ScheduleView(BaseModel):
-    name: str
-    cron: str | None = None
-    every: str | None = None
-    workspaces: list[str] | None = Field(default=None, description="None means all workspaces.")
-    paused: bool = False
-
-
-class WorkflowList(BaseModel):
-    config: str = Field(description="The config's name.")
-    config_path: str
-    workspaces: list[WorkspaceView] = Field(description="In dependency order.")
-    schedules: list[ScheduleView]
-
-
-class StartedRun(BaseModel):
-    workflow_id: str
-    mode: Mode
-    status: Literal["started"] = "started"
-    config: str
-    workspaces: list[str] = Field(description="The selected workspaces plus everything they depend on.")
-    next_step: str
-
-
-class ChangesView(BaseModel):
-    create: int = 0
-    update: int = 0
-    delete: int = 0
-    replace: int = 0
-
-
-class ResourceView(BaseModel):
-    address: str
-    action: str
-
-
-class WorkspaceRunView(BaseModel):
-    status: str
-    changes: ChangesView
-    resources: list[ResourceView]
-    outputs: dict[str, Any] = Field(description='Sensitive values show as "(sensitive)".')
-    error: str | None = None
-
-
-class RunView(BaseModel):
-    """`tfo plan/apply/status --json`, plus whether the run is done and what comes next."""
-
-    run_id: str
-    mode: Mode
-    status: str = Field(description="running, awaiting_approval, succeeded, failed, cancelled or rejected.")
-    changes: bool
-    workspaces: dict[str, WorkspaceRunView]
-    config: str = ""
-    done: bool
-    next_step: str | None = None
-
-
-class DriftWorkspaceView(BaseModel):
-    status: str
-    cause: str | None = None
-    checked_at: str
-    age_seconds: int
-    changes: ChangesView
-    resources: list[ResourceView]
-    drift: list[ResourceView]
-    output_changes: list[str]
-    at_risk: bool
-    at_risk_from: list[str]
-    error: str | None = None
-    run_id: str
-
-
-class DriftView(BaseModel):
-    """`tfo drift --json`."""
-
-    config: str
-    workspaces: dict[str, DriftWorkspaceView]
-    alerts_pending: int
-    alerts_sent: int
-
-
-class RunSummary(BaseModel):
-    run_id: str
-    status: str
-    started: str
-    closed: str | None = None
-
-
-class RunList(BaseModel):
-    runs: list[RunSummary]
-
-
-class CancelResult(BaseModel):
-    workflow_id: str
-    status: Literal["cancel_requested"] = "cancel_requested"
-
-
-# -- workers ------------------------------------------------------------------
-
-
-class WorkerPool:
-    """The workers this server runs in embedded mode, one per task queue a config names.
-
-    Configs may name their own queues, and a long-lived server cannot know them up
-    front, so a queue gets its worker the first time a config needs it.
-    """
-
-    def __init__(self, client: Client, *, enabled: bool, max_queues: int = MAX_WORKER_QUEUES) -> None:
-        self._client = client
-        self._enabled = enabled
-        self._max = max_queues
-        self._lock = asyncio.Lock()
-        self._workers: list[Worker] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self.queues: set[str] = set()
-
-    async def ensure(self, queues: Iterable[str]) -> None:
-        if not self._enabled:
-            return
-        from daemon.worker import build_workers, worker_identity
-
-        async with self._lock:
-            missing = sorted(set(queues) - self.queues)
-            if len(self.queues) + len(missing) > self._max:
-                raise RunError(f"this server already runs workers for {len(self.queues)} task queues (the limit)")
-            for queue in missing:
-                # A full worker per queue: the workflows and every activity, as the
-                # default queue of that config would have.
-                for worker in build_workers(self._client, default_queue=queue, identity=worker_identity("mcp")):
-                    self._workers.append(worker)
-                    self._tasks.append(asyncio.create_task(self._run(worker, queue)))
-                self.queues.add(queue)
-
-    @staticmethod
-    async def _run(worker: Worker, queue: str) -> None:
-        try:
-            await worker.run()
-        except Exception:
-            logger.exception("the worker for task queue %s stopped", queue)
-
-    async def close(self) -> None:
-        await asyncio.gather(*(w.shutdown() for w in self._workers), return_exceptions=True)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-# -- the tools' library -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class McpOptions:
-    roots: ConfigRoots
-    state_dir: Path
-    allow_apply: bool = False
-
-
-class TfoTools:
-    """What the MCP tools do, as plain async methods that raise `TfoError`."""
-
-    def __init__(self, client: Client, options: McpOptions, pool: WorkerPool) -> None:
-        self._client = client
-        self._options = options
-        self._roots = options.roots
-        self._pool = pool
-
-    # configs
-
-    def _load(self, config_path: str | None, config: dict[str, Any] | str | None = None) -> LoadedConfig:
-        if config_path is not None and config is not None:
-            raise ConfinementError("give either config_path or config, not both")
-        if config is not None:
-            return confinement.load_inline(self._roots, config)
-        if config_path is None:
-            raise ConfinementError("config_path is required (or an inline config)")
-        return confinement.load_file(self._roots, config_path)
-
-    def _relative(self, path: Path) -> str:
-        for root in self._roots.roots:
-            if path.is_relative_to(root):
-                return str(path.relative_to(root))
-        return path.name
-
-    async def list_workflows(self, config_path: str) -> WorkflowList:
-        from config.durations import format_duration
-
-        loaded = self._load(config_path)
-        cfg = loaded.config
-        order = {name: i for i, name in enumerate(loaded.dag.by_depth())}
-        workspaces = [
-            WorkspaceView(
-                name=ws.name,
-                dir=ws.dir,
-                dependsOn=list(ws.depends_on),
-                inputs=[
-                    InputView(sourceWorkspace=m.source_workspace, sourceOutput=m.source_output, targetVar=m.target_var)
-                    for m in ws.inputs
-                ],
-                operations=[op.value for op in ws.operations],
-                taskQueue=ws.task_queue or cfg.task_queue,
-                depth=loaded.dag.depth(ws.name),
-            )
-            for ws in sorted(cfg.workspaces, key=lambda w: order[w.name])
-        ]
-        schedules = [
-            ScheduleView(
-                name=s.name,
-                cron=s.cron,
-                every=format_duration(s.every) if s.every else None,
-                workspaces=s.workspaces,
-                paused=s.paused,
-            )
-            for s in cfg.schedules
-        ]
-        return WorkflowList(
-            config=loaded.name,
-            config_path=self._relative(loaded.path.resolve()),
-            workspaces=workspaces,
-            schedules=schedules,
-        )
-
-    # runs
-
-    async def execute_workflow(
-        self,
-        *,
-        config_path: str | None,
-        config: dict[str, Any] | str | None,
-        mode: Mode,
-        workspaces: list[str],
-    ) -> StartedRun:
-        if mode == "apply" and not self._options.allow_apply:
-            raise RunError(
-                "apply is disabled on this server: it was started without --allow-apply "
-                "(plans are allowed; a human can apply with `tfo apply`)"
-            )
-        loaded = self._load(config_path, config)
-        known = set(loaded.dag.names)
-        for name in workspaces:
-            confinement.check_text(name, "workspace name")
-            if name not in known:
-                raise RunError(f"workspaces: {confinement.shown(name)} is not a workspace of {loaded.name}")
-        request = runs.build_request(
-            loaded,
-            mode=mode,
-            workspaces=workspaces,
-            state_dir=self._options.state_dir,
-            auto_approve=False,  # never: only a human releases an apply
-            trigger="mcp",
-        )
-        await self._pool.ensure({request.config.task_queue, *(ws.task_queue for ws in request.config.workspaces)})
-        run_id = await runs.start_run(self._client, request)
-        print(f"tfo mcp: started {mode} run {run_id} of {loaded.name}", file=sys.stderr, flush=True)
-        if mode == "apply":
-            next_step = (
-                f"Poll get_workflow_status({run_id!r}). After the plan the run waits for approval: "
-                f"a human must run `tfo approve {run_id}` (or `tfo reject {run_id}`); no tool can approve."
-            )
-        else:
-            next_step = f"Poll get_workflow_status({run_id!r}) until done is true."
-        return StartedRun(
-            workflow_id=run_id, mode=mode, config=loaded.name, workspaces=request.workspaces, next_step=next_step
-        )
-
-    async def _describe(self, workflow_id: str) -> WorkflowExecutionDescription:
-        """A tfo run of a config inside the roots; any other ID is "not found"."""
-        confinement.check_text(workflow_id, "workflow_id")
-        not_found = RunError(f"no tfo run {confinement.shown(workflow_id)} found for the configs of this server")
-        if not RUN_ID.fullmatch(workflow_id):
-            raise not_found
-        try:
-            desc = await self._client.get_workflow_handle(workflow_id).describe()
-            memo = await desc.memo()
-        except RPCError:
-            raise not_found from None
-        recorded = memo.get("config")
-        if not isinstance(recorded, str) or not self._roots.holds_recorded(recorded):
-            raise not_found
-        return desc
-
-    async def get_workflow_status(self, workflow_id: str) -> RunView:
-        desc = await self._describe(workflow_id)
-        where = runs.run_location(workflow_id) or {}
-        queues = where.get("queues")
-        if desc.status == WorkflowExecutionStatus.RUNNING and isinstance(queues, list):
-            # A run from an earlier life of this server: its queues need workers again.
-            await self._pool.ensure([str(q) for q in queues] + [desc.task_queue])
-        report = await self._report(workflow_id, desc)
-        return _run_view(report)
-
-    async def _report(self, workflow_id: str, desc: WorkflowExecutionDescription) -> RunReport:
-        if desc.status in _CLOSED:
-            return await runs.report(self._client, workflow_id)
-        handle = self._client.get_workflow_handle(workflow_id)
-        try:
-            live = await handle.query("status", result_type=RunReport, rpc_timeout=STATUS_TIMEOUT)
-        except (TimeoutError, RPCError):
-            raise RunError(f"run {workflow_id} is running but no worker answered; is a tfo worker running?") from None
-        if live is None:  # the workflow has not run its first task yet
-            mode: Mode = "apply" if workflow_id.startswith("tfo-apply-") else "plan"
-            return RunReport(run_id=workflow_id, mode=mode, status=RunStatus.RUNNING)
-        return live
-
-    async def list_runs(self, limit: int) -> RunList:
-        found: list[RunSummary] = []
-        scanned = 0
-        try:
-            async for wf in self._client.list_workflows("WorkflowType = 'ParentWorkflow'", page_size=100):
-                scanned += 1
-                if scanned > 1000 or len(found) >= limit:
-                    break
-                recorded = (await wf.memo()).get("config")
-                if not isinstance(recorded, str) or not self._roots.holds_recorded(recorded):
-                    continue
-                found.append(
-                    RunSummary(
-                        run_id=wf.id,
-                        status=wf.status.name.lower() if wf.status else "unknown",
-                        started=wf.start_time.isoformat(),
-                        closed=wf.close_time.isoformat() if wf.close_time else None,
-                    )
-                )
-        except RPCError as exc:
-            raise RunError(f"cannot list runs: {exc.message}") from None
-        return RunList(runs=found)
-
-    async def cancel_run(self, workflow_id: str) -> CancelResult:
-        desc = await self._describe(workflow_id)
-        if desc.status != WorkflowExecutionStatus.RUNNING:
-            raise RunError(f"run {workflow_id} has already ended")
-        try:
-            await self._client.get_workflow_handle(workflow_id).cancel()
-        except RPCError as exc:
-            raise RunError(f"cannot cancel run {workflow_id}: {exc.message}") from None
-        return CancelResult(workflow_id=workflow_id)
-
-    # drift
-
-    async def get_drift_report(self, config_path: str) -> DriftView:
-        from config.drift_models import DriftReport
-        from daemon.commands.drift import report_json
-        from daemon.drift import fetch_report
-
-        loaded = self._load(config_path)
-        await self._pool.ensure([loaded.config.task_queue])
-        report = await fetch_report(self._client, loaded.name) or DriftReport(config=loaded.name)
-        return DriftView.model_validate(report_json(report))
-
-
-def _run_view(report: RunReport) -> RunView:
-    done = report.status in _DONE
-    next_step = None
-    if report.status == RunStatus.AWAITING_APPROVAL:
-        next_step = (
-            f"The run waits for a human: `tfo approve {report.run_id}` or `tfo reject {report.run_id}`. "
-            "No tool can approve."
-        )
-    elif not done:
-        next_step = "Poll again: the run is still going."
-    fields = {**report.public_json(), "config": report.config, "done": done, "next_step": next_step}
-    return RunView.model_validate(fields)
-
-
-# -- readable text ------------------------------------------------------------
-
-
-def _changes(c: ChangesView) -> str:
-    return f"+{c.create} ~{c.update} -{c.delete} ±{c.replace}"
-
-
-def workflows_text(result: WorkflowList) -> str:
-    lines = [f"{result.config} ({result.config_path}): {len(result.workspaces)} workspaces, in dependency order"]
-    for ws in result.workspaces:
-        deps = f" <- {', '.join(ws.dependsOn)}" if ws.dependsOn else ""
-        lines.append(f"  {ws.name}{deps}")
-        lines.extend(f"      input {m.targetVar} = {m.sourceWorkspace}.{m.sourceOutput}" for m in ws.inputs)
-    for s in result.schedules:
-        when = s.cron or f"every {s.every}"
-        scope = ", ".join(s.workspaces) if s.workspaces else "all workspaces"
-        lines.append(f"  schedule {s.name}: {when} ({scope}){' paused' if s.paused else ''}")
-    return "\n".join(lines)
-
-
-def started_text(result: StartedRun) -> str:
-    return (
-        f"Started {result.mode} run {result.workflow_id} of {result.config} "
-        f"({', '.join(result.workspaces)}). {result.next_step}"
-    )
-
-
-def run_text(view: RunView) -> str:
-    lines = [f"{view.mode} run {view.run_id}: {view.status}{' (done)' if view.done else ''}"]
-    for name, ws in view.workspaces.items():
-        line = f"  {name}: {ws.status} {_changes(ws.changes)}"
-        if ws.error:
-            line += f" - {ws.error}"
-        lines.append(line)
-        lines.extend(f"      {r.action:8} {r.address}" for r in ws.resources)
-    if view.next_step:
-        lines.append(view.next_step)
-    return "\n".join(lines)
-
-
-def drift_text(view: DriftView) -> str:
-    if not view.workspaces:
-        return f"{view.config}: no drift check has run yet"
-    lines = [f"{view.config}: latest drift check of each workspace"]
-    for name, ws in view.workspaces.items():
-        line = f"  {name}: {ws.status} {ws.age_seconds}s ago {_changes(ws.changes)}"
-        if ws.cause:
-            line += f" ({ws.cause.replace('_', ' ')})"
-        if ws.at_risk:
-            line += f" at risk from {', '.join(ws.at_risk_from)}"
-        if ws.error:
-            line += f" - {ws.error}"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def runs_text(result: RunList) -> str:
-    if not result.runs:
-        return "no runs yet"
-    return "\n".join(f"{r.run_id}  {r.status}  {r.started}" for r in result.runs)
 
 
 # -- the MCP server -----------------------------------------------------------
@@ -528,6 +81,7 @@ ConfigPath = Annotated[
     ),
 ]
 WorkflowId = Annotated[str, Field(description="The workflow_id that execute_workflow returned.")]
+
 
 class OneLineErrors:
     """Server middleware: a tool error is one line, also when the SDK rejects the
@@ -660,9 +214,7 @@ async def _backend(conn: ConnectionSettings, options: McpOptions) -> AsyncIterat
     server and this process's workers."""
     from daemon.session import open_session
 
-    async with open_session(
-        conn, state_dir=options.state_dir, default_queue="tfo", embedded_worker=False
-    ) as session:
+    async with open_session(conn, state_dir=options.state_dir, default_queue="tfo", embedded_worker=False) as session:
         pool = WorkerPool(session.client, enabled=conn.embedded)
         try:
             await pool.ensure(["tfo"])

@@ -12,7 +12,8 @@ from daemon.connection import ConnectionSettings
 
 def mcp(roots: list[Path], conn: ConnectionSettings, *, allow_apply: bool, state_dir: Path | None) -> int:
     from daemon.confinement import ConfigRoots
-    from daemon.mcp_server import McpOptions, serve  # mcp is heavy: imported only here
+    from daemon.mcp_server import serve  # mcp is heavy: imported only here
+    from daemon.mcp_tools import McpOptions
 
     config_roots = ConfigRoots.from_paths(roots)
     if state_dir is None and os.environ.get("TFO_STATE_DIR"):
