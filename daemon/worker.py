@@ -110,3 +110,20 @@ def build_workers(
             )
         )
     return workers
+
+
+def query_worker(client: Client, queue: str) -> Worker:
+    """A worker that runs workflow tasks (and so answers queries) but never an activity
+    task. For short-lived commands such as `tfo drift` that may share a server with a
+    daemon: they must not pick up a terraform activity and abandon it when they exit.
+    The workflows' local activities (read-only look-ups) run here all the same."""
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=WORKFLOWS,
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        activities=[LockActivities(client).describe_lock_holder, QueueActivities(client).queue_has_pollers],
+        no_remote_activities=True,
+        identity=worker_identity("query"),
+        build_id=build_id(),
+    )

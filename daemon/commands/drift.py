@@ -28,8 +28,15 @@ def drift(config_path: Path, conn: ConnectionSettings, *, state_dir: Path | None
     directory = runs.default_state_dir(config_path, state_dir)
 
     async def main() -> DriftReport | None:
-        async with open_session(conn, state_dir=directory, default_queue=loaded.config.task_queue) as session:
-            return await fetch_report(session.client, loaded.name)
+        queue = loaded.config.task_queue
+        async with open_session(conn, state_dir=directory, default_queue=queue, embedded_worker=False) as session:
+            if not conn.embedded:  # the deployment's workers answer the query
+                return await fetch_report(session.client, loaded.name)
+            # Embedded: a daemon may share this server, or none may run; a query needs a worker.
+            from daemon.worker import query_worker
+
+            async with query_worker(session.client, queue):
+                return await fetch_report(session.client, loaded.name)
 
     report = asyncio.run(main()) or DriftReport(config=loaded.name)
     if as_json:
