@@ -201,7 +201,7 @@ def render(results: dict[str, Any], *, quick: bool = False) -> str:
         "## Reproduce",
         "",
         "```sh",
-        "make bench         # every shape at N = 10 and 40, layered at 100, init skip, 500-workspace scale",
+        "make bench         # every shape at N = 10, 40; layered + random at 100; init skip; 500-ws scale (~95 min)",
         "make bench-quick   # one round, layered N = 20, P = 2, under 2 minutes: bench/out/quick.md",
         "# a subset, waiting for a quiet machine first:",
         ".venv/bin/python -m bench --trees layered:40 --scale 0 --max-load 0.8",
