@@ -2,20 +2,21 @@
 
 Every command runs in its own process group, so a cancel reaches terraform and
 anything it spawned: SIGINT first (terraform then saves state and releases its
-lock), SIGKILL only after a grace period. If the worker dies, the kernel sends
-SIGINT to plan-type commands; applies run under a detached sentinel instead, so
-that a dead worker never leaves a half-written state behind (see apply_sentinel).
+lock), SIGKILL only after a grace period. If the worker dies, a plan-type command
+runs to its end on its own and releases its lock; applies run under a detached
+sentinel, so that a dead worker never leaves a half-written state behind (see
+apply_sentinel). No Python code runs between fork and exec (no preexec_fn): in a
+process with the Temporal SDK's threads, that can deadlock the child before exec,
+and with it the worker's event loop, which waits for the exec.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,13 +25,7 @@ from pathlib import Path
 
 from config.errors import TerraformError
 
-_PR_SET_PDEATHSIG = 1
 MAX_CAPTURE = 64 * 1024
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 @dataclass(frozen=True)
@@ -161,7 +156,6 @@ class TerraformRunner:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         communicate = asyncio.ensure_future(proc.communicate())
         try:
