@@ -23,7 +23,8 @@ FROM python:3.11-slim-bookworm AS python-build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/tfo
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
+COPY tfo ./tfo
 COPY config ./config
 COPY activities ./activities
 COPY workflows ./workflows

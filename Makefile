@@ -21,6 +21,7 @@ $(STAMP): $(PY) pyproject.toml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(PY) -m devtools.typecheck_tree $(DEV)/typecheck
 	$(VENV)/bin/mypy
 
 unit: $(STAMP) $(CHECKOV)

@@ -8,8 +8,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from config.drift_config import AlertEvent, expand_env
-from config.drift_models import AlertRequest, LedgerState, RecordRun, ledger_id
+from tfo.config.drift_config import AlertEvent, expand_env
+from tfo.config.drift_models import AlertRequest, LedgerState, RecordRun, ledger_id
 
 _TYPES = {
     AlertEvent.DRIFT: "warning",

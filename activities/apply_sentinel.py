@@ -1,6 +1,6 @@
 """A detached watcher that runs one `terraform apply` and records how it ended.
 
-    python -m activities.apply_sentinel PID_FILE RC_FILE LOG_FILE BINARY ARG...
+    python -m tfo.activities.apply_sentinel PID_FILE RC_FILE LOG_FILE BINARY ARG...
 
 It runs in its own session, so a worker killed with SIGKILL does not take the
 apply down half-way. It first writes "HOST PID" to PID_FILE, then runs terraform

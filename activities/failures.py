@@ -6,8 +6,8 @@ import re
 
 from temporalio.exceptions import ApplicationError
 
-from activities.runner import CommandResult
-from config.errors import ErrorType
+from tfo.activities.runner import CommandResult
+from tfo.config.errors import ErrorType
 
 _TRANSIENT = re.compile(
     r"(i/o timeout|connection reset|connection refused|TLS handshake timeout|"

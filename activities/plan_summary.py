@@ -6,9 +6,16 @@ even for a clean refresh-only plan, so the exit code is never trusted alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from config.payloads import ChangeCounts, OutputValue, PlanSummary, ResourceChange
+from tfo.activities.drift_noise import ignored_changes
+from tfo.activities.plan_diff import bound_workspace, resource_diff
+from tfo.config.drift_config import IgnoreRule
+from tfo.config.plan_models import MAX_CHECKS, ChangeCounts, CheckResult, OutputValue, PlanSummary, ResourceChange
+
+MAX_CHECK_MESSAGES = 5
+MAX_MESSAGE_CHARS = 500
 
 
 def action_of(actions: list[str]) -> str | None:
@@ -20,7 +27,13 @@ def action_of(actions: list[str]) -> str | None:
     return None
 
 
-def summarize(plan: dict[str, Any]) -> PlanSummary:
+def summarize(plan: dict[str, Any], *, ignore_rules: Sequence[IgnoreRule] = ()) -> PlanSummary:
+    """The summary of a plan JSON, with bounded attribute diffs.
+
+    Args:
+        ignore_rules: The workspace's `drift.ignore` rules; the changes they silence
+            are listed in `ignored` (the run report itself still shows every change).
+    """
     counts = ChangeCounts()
     resources: list[ResourceChange] = []
     tainted: list[str] = []
@@ -31,28 +44,60 @@ def summarize(plan: dict[str, Any]) -> PlanSummary:
         if action is None:
             continue
         setattr(counts, action, getattr(counts, action) + 1)
-        resources.append(ResourceChange(address=rc.get("address", "?"), action=action))
+        resources.append(resource_diff(rc, action))
         if action == "replace" and rc.get("action_reason") == "replace_because_tainted":
             tainted.append(rc.get("address", "?"))
     drift = []
     for rc in plan.get("resource_drift") or []:
         action = action_of(rc.get("change", {}).get("actions", []))
         if action is not None:
-            drift.append(ResourceChange(address=rc.get("address", "?"), action=action))
+            drift.append(resource_diff(rc, action))
     output_changes = sorted(
         name
         for name, change in (plan.get("output_changes") or {}).items()
         if change.get("actions") not in (["no-op"], None)
     )
+    resources.sort(key=lambda r: r.address)
+    drift.sort(key=lambda r: r.address)
+    ignored = ignored_changes(plan, resources, drift, list(ignore_rules))
+    # Planned changes and drift share one diff budget per workspace.
+    truncated = bound_workspace([*resources, *drift])
+    truncated = any(r.truncated for r in [*resources, *drift]) or truncated
     return PlanSummary(
         changes=counts,
-        resources=sorted(resources, key=lambda r: r.address),
+        resources=resources,
         output_changes=output_changes,
-        drift=sorted(drift, key=lambda r: r.address),
+        drift=drift,
+        checks=failed_checks(plan),
+        ignored=ignored,
+        diff_truncated=truncated,
         tainted=sorted(tainted),
         outputs=current_outputs(plan),
         terraform_version=str(plan.get("terraform_version", "")),
     )
+
+
+def failed_checks(plan: dict[str, Any]) -> list[CheckResult]:
+    """`check` blocks and conditions that failed or errored (terraform >= 1.5), bounded."""
+    failed: list[CheckResult] = []
+    for item in plan.get("checks") or []:
+        status = str(item.get("status", ""))
+        if status not in ("fail", "error"):
+            continue
+        address = item.get("address") or {}
+        messages = [
+            str(problem.get("message", ""))[:MAX_MESSAGE_CHARS]
+            for instance in item.get("instances") or []
+            for problem in instance.get("problems") or []
+        ]
+        failed.append(
+            CheckResult(
+                address=str(address.get("to_display", "?")),
+                status="failed" if status == "fail" else "errored",
+                messages=messages[:MAX_CHECK_MESSAGES],
+            )
+        )
+    return sorted(failed, key=lambda c: c.address)[:MAX_CHECKS]
 
 
 def current_outputs(plan: dict[str, Any]) -> dict[str, OutputValue]:

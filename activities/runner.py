@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from config.errors import TerraformError
+from tfo.config.errors import TerraformError
 
 MAX_CAPTURE = 64 * 1024
 

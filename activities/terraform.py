@@ -18,11 +18,12 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import apply_sentinel as sentinel
-from activities import workdir
-from activities.failures import classify, non_retryable
-from activities.plan_summary import redact_outputs, summarize
-from activities.runner import (
+from tfo.activities import apply_sentinel as sentinel
+from tfo.activities import workdir
+from tfo.activities.baseline import fingerprint
+from tfo.activities.failures import classify, non_retryable
+from tfo.activities.plan_summary import redact_outputs, summarize
+from tfo.activities.runner import (
     CommandResult,
     TerraformRunner,
     apply_args,
@@ -34,10 +35,10 @@ from activities.runner import (
     state_pull_args,
     validate_args,
 )
-from activities.variables import merge_variables, write_var_file
-from config.errors import ErrorType, TerraformError
-from config.model import Operation
-from config.payloads import (
+from tfo.activities.variables import merge_variables, write_var_file
+from tfo.config.errors import ErrorType, TerraformError
+from tfo.config.model import Operation
+from tfo.config.payloads import (
     ApplyRequest,
     ApplyResult,
     PlanRequest,
@@ -102,7 +103,9 @@ class TerraformActivities:
                 raise classify(result, workspace=ws.name)
             shown = await self._run(ws, show_args(plan_file=plan_file))
             await self._check(ws, shown)
-            summary = summarize(json.loads(shown.stdout))
+            plan = json.loads(shown.stdout)
+            summary = summarize(plan, ignore_rules=ws.drift_ignore)
+            summary.baseline = fingerprint(ws, req.inputs, plan)
         finally:
             var_file.unlink(missing_ok=True)
         if not req.keep_plan:
@@ -243,7 +246,7 @@ class TerraformActivities:
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "activities.apply_sentinel",
+            "tfo.activities.apply_sentinel",
             str(rc_file.parent / "apply.pid"),
             str(rc_file),
             str(log_file),

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from activities.failures import non_retryable
-from config.errors import ConfigError, ErrorType
-from config.payloads import InputValue, SensitiveRef, WorkspaceSpec
-from config.tfvars import read_tfvars
+from tfo.activities.failures import non_retryable
+from tfo.config.errors import ConfigError, ErrorType
+from tfo.config.payloads import InputValue, SensitiveRef, WorkspaceSpec
+from tfo.config.tfvars import read_tfvars
 
 # Reads `terraform output -json` of a workspace: (binary, dir) -> raw outputs.
 OutputReader = Callable[[str, str], Awaitable[dict[str, Any]]]

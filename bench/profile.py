@@ -96,22 +96,22 @@ def phases(argv: list[str]) -> int:
         0,
         _PatchOnImport(
             {
-                "daemon.runs": [
+                "tfo.daemon.runs": [
                     ("", "find_interrupted", "find interrupted run"),
                     ("", "start_run", "start ParentWorkflow"),
                     ("", "build_request", "build request"),
                 ],
-                "daemon.worker": [("", "build_workers", "build workers")],
+                "tfo.daemon.worker": [("", "build_workers", "build workers")],
                 "temporalio.worker._worker": [("Worker", "shutdown", "worker shutdown")],
             }
         ),
     )
     with phase("import CLI and the run command (typer, config)"):
-        from daemon import main as tfo_main
-        from daemon import session
-        from daemon.cli import app  # noqa: F401
-        from daemon.commands import run as run_command
-        from daemon.embedded import EmbeddedServer
+        from tfo.daemon import main as tfo_main
+        from tfo.daemon import session
+        from tfo.daemon.cli import app  # noqa: F401
+        from tfo.daemon.commands import run as run_command
+        from tfo.daemon.embedded import EmbeddedServer
     _timed(EmbeddedServer, "__enter__", "embedded server start or reuse (thread)")
     _timed(EmbeddedServer, "stop", "embedded server stop")
     _timed(getattr(session, "ServerStart", None), "wait", "wait for the embedded server")

@@ -34,7 +34,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def server_stops(runs: int) -> dict[str, dict[str, float]]:
-    from daemon.embedded import EmbeddedServer
+    from tfo.daemon.embedded import EmbeddedServer
 
     plain, tfo = [], []
     for i in range(runs * 2):
@@ -59,8 +59,8 @@ async def _first_worker_build(address: str, variant: str) -> float:
     """Seconds to build this process's first Worker (as in a CLI run), everything imported."""
     from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-    from daemon.connection import ConnectionSettings, connect
-    from daemon.worker import WORKFLOWS, build_id
+    from tfo.daemon.connection import ConnectionSettings, connect
+    from tfo.daemon.worker import WORKFLOWS, build_id
 
     options: dict[str, Any] = {
         "sdk_defaults": {},
@@ -74,7 +74,7 @@ async def _first_worker_build(address: str, variant: str) -> float:
 
 
 def worker_builds(runs: int) -> dict[str, dict[str, float]]:
-    from daemon.embedded import EmbeddedServer
+    from tfo.daemon.embedded import EmbeddedServer
 
     variants = ("sdk_defaults", "fixed_build_id", "unsandboxed_fixed_build_id")
     results: dict[str, list[float]] = {v: [] for v in variants}

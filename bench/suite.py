@@ -374,7 +374,7 @@ class TreeBench:
 
     def histories_embedded(self) -> None:
         """Fetch histories by starting the state dir's embedded server in this process."""
-        from daemon.embedded import EmbeddedServer
+        from tfo.daemon.embedded import EmbeddedServer
 
         with EmbeddedServer(self.state) as info:
             self.histories(info.address)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import graphlib
 from collections.abc import Iterable, Mapping
 
-from config.errors import DependencyCycleError
+from tfo.config.errors import DependencyCycleError
 
 
 class Dag:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from config.durations import Duration
+from tfo.config.durations import Duration
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _CRON_FIELDS = [
@@ -86,6 +86,46 @@ class AlertEvent(StrEnum):
     CHANGED = "changed"
     RESOLVED = "resolved"
     FAILURE = "failure"
+    PENDING = "pending"
+    CHECK_FAILED = "check_failed"
+
+
+_ATTRIBUTE_PATH = re.compile(r"[A-Za-z0-9_*?\[\]-]+(\.[A-Za-z0-9_*?\[\]-]+)*")
+
+
+def _check_glob(value: str) -> str:
+    if not value.strip() or any(ch in value for ch in "\n\r\t"):
+        raise ValueError(f"invalid pattern {value!r}")
+    return value
+
+
+def _check_attribute_path(value: str) -> str:
+    if not _ATTRIBUTE_PATH.fullmatch(value):
+        raise ValueError(f"invalid attribute path {value!r}: use dotted names and list indexes, e.g. tags.owner")
+    return value
+
+
+Glob = Annotated[str, AfterValidator(_check_glob)]
+
+
+class IgnoreRule(_Strict):
+    """Changes that a drift check does not count: a resource, or some of its attributes.
+
+    Only updates are ever ignored: a rule never hides a create, a delete or a replace.
+    """
+
+    workspaces: list[Glob] = Field(default_factory=lambda: ["*"], min_length=1)
+    resources: list[Glob] = Field(min_length=1)
+    attributes: list[Annotated[str, AfterValidator(_check_attribute_path)]] | None = Field(
+        default=None, min_length=1
+    )
+    reason: str = Field(default="ignored by rule", min_length=1, max_length=200)
+
+
+class DriftSettings(_Strict):
+    """The `drift:` section: noise rules for drift checks."""
+
+    ignore: list[IgnoreRule] = Field(default_factory=list, max_length=500)
 
 
 class AlertsConfig(_Strict):

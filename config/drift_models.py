@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from config.drift_config import AlertEvent, AlertsConfig
-from config.payloads import ChangeCounts, ResourceChange, RunReport
+from tfo.config.drift_config import AlertEvent, AlertsConfig
+from tfo.config.payloads import ChangeCounts, ResourceChange, RunReport
 
 # Buckets of tfo_run_duration_seconds, in seconds.
 RUN_DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)

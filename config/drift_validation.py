@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import os
+from fnmatch import fnmatchcase
 
-from config.drift_config import env_names, expand_env
-from config.errors import ConfigError
-from config.model import InfraConfig
-from config.yaml_source import YamlDocument
+from tfo.config.drift_config import env_names, expand_env
+from tfo.config.errors import ConfigError
+from tfo.config.model import InfraConfig
+from tfo.config.yaml_source import YamlDocument
 
 
 def check_drift_sections(config: InfraConfig, doc: YamlDocument, source: str) -> None:
@@ -27,6 +28,14 @@ def check_drift_sections(config: InfraConfig, doc: YamlDocument, source: str) ->
                     f"{where}: unknown workspace {ws!r}{extra}",
                     path=source,
                     line=doc.line_of(("schedules", i, "workspaces", j)),
+                )
+    for i, rule in enumerate(config.drift.ignore):
+        for j, pattern in enumerate(rule.workspaces):
+            if not any(fnmatchcase(name, pattern) for name in names):
+                raise ConfigError(
+                    f"drift.ignore[{i}]: workspace pattern {pattern!r} matches no workspace",
+                    path=source,
+                    line=doc.line_of(("drift", "ignore", i, "workspaces", j)),
                 )
     if config.alerts is not None:
         _check_urls(config.alerts.urls, doc, source)

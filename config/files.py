@@ -10,7 +10,7 @@ import os
 import stat
 from pathlib import Path
 
-from config.errors import ConfigError
+from tfo.config.errors import ConfigError
 
 
 def read_limited(path: Path, *, limit: int, what: str) -> bytes:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from config.dag import Dag
-from config.drift_config import AlertsConfig, ScheduleConfig
-from config.drift_validation import check_drift_sections
-from config.errors import ConfigError, DependencyCycleError
-from config.model import (
+from tfo.config.dag import Dag
+from tfo.config.drift_config import AlertsConfig, ScheduleConfig
+from tfo.config.drift_validation import check_drift_sections
+from tfo.config.errors import ConfigError, DependencyCycleError
+from tfo.config.model import (
     InfraConfig,
     InputMapping,
     Operation,
@@ -23,10 +24,10 @@ from config.model import (
     Workspace,
     accepted_keys,
 )
-from config.payloads import ConfigSnapshot, RunSettings, WorkspaceSpec
-from config.tenants import check_tenants, workspace_queue
-from config.tfvars import read_tfvars
-from config.yaml_source import Loc, YamlDocument, read_yaml
+from tfo.config.payloads import ConfigSnapshot, RunSettings, WorkspaceSpec
+from tfo.config.tenants import check_tenants, workspace_queue
+from tfo.config.tfvars import read_tfvars
+from tfo.config.yaml_source import Loc, YamlDocument, read_yaml
 
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "workspaces": Workspace,
@@ -113,6 +114,9 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
                 binary=ws.binary or cfg.terraform.binary,
                 task_queue=workspace_queue(cfg, ws),
                 lock_key=lock_key(directory, ws.name),
+                drift_ignore=[
+                    rule for rule in cfg.drift.ignore if any(fnmatchcase(ws.name, g) for g in rule.workspaces)
+                ],
             )
         )
     tf = cfg.terraform

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from config.drift_config import AlertsConfig, ScheduleConfig
-from config.durations import Duration
+from tfo.config.drift_config import AlertsConfig, DriftSettings, ScheduleConfig
+from tfo.config.durations import Duration
 
 # Names end up in workflow IDs, file paths and terraform argument lists, so only a
 # conservative alphabet is allowed: no leading dot or dash, no separators, no spaces.
@@ -123,6 +123,7 @@ class InfraConfig(_Strict):
     tenants: list[Tenant] = Field(default_factory=list)
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     alerts: AlertsConfig | None = None
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     def workspace(self, name: str) -> Workspace:
         for ws in self.workspaces:

@@ -13,10 +13,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from config.drift_config import AlertsConfig
-from config.model import InputMapping, Operation
+from tfo.config.drift_config import AlertsConfig, IgnoreRule
+from tfo.config.model import InputMapping, Operation
 
-SENSITIVE = "(sensitive)"
+# Re-exported: the plan models are part of every payload.
+from tfo.config.plan_models import DIFF_MAX_ATTRIBUTES as DIFF_MAX_ATTRIBUTES
+from tfo.config.plan_models import DIFF_MAX_VALUE_CHARS as DIFF_MAX_VALUE_CHARS
+from tfo.config.plan_models import DIFF_MAX_WORKSPACE_BYTES as DIFF_MAX_WORKSPACE_BYTES
+from tfo.config.plan_models import SENSITIVE as SENSITIVE
+from tfo.config.plan_models import UNKNOWN_AFTER_APPLY as UNKNOWN_AFTER_APPLY
+from tfo.config.plan_models import AttributeChange as AttributeChange
+from tfo.config.plan_models import Baseline as Baseline
+from tfo.config.plan_models import ChangeCounts as ChangeCounts
+from tfo.config.plan_models import CheckResult as CheckResult
+from tfo.config.plan_models import IgnoredChange as IgnoredChange
+from tfo.config.plan_models import OutputValue as OutputValue
+from tfo.config.plan_models import PlanSummary as PlanSummary
+from tfo.config.plan_models import ResourceChange as ResourceChange
 
 Mode = Literal["plan", "apply"]
 
@@ -38,6 +51,8 @@ class WorkspaceSpec(_Payload):
     binary: str
     task_queue: str
     lock_key: str
+    # The config's `drift.ignore` rules that apply to this workspace.
+    drift_ignore: list[IgnoreRule] = Field(default_factory=list)
 
 
 class RunSettings(_Payload):
@@ -83,16 +98,6 @@ class RunRequest(_Payload):
     namespace: str = "default"
 
 
-class OutputValue(_Payload):
-    """A terraform output. Sensitive values are never carried: `value` is None."""
-
-    value: Any = None
-    sensitive: bool = False
-
-    def display(self) -> Any:
-        return SENSITIVE if self.sensitive else self.value
-
-
 class SensitiveRef(_Payload):
     """Where an activity can read a sensitive upstream output itself."""
 
@@ -107,41 +112,6 @@ class InputValue(_Payload):
 
     value: Any = None
     ref: SensitiveRef | None = None
-
-
-class ChangeCounts(_Payload):
-    create: int = 0
-    update: int = 0
-    delete: int = 0
-    replace: int = 0
-
-    def total(self) -> int:
-        return self.create + self.update + self.delete + self.replace
-
-    def destructive(self) -> int:
-        return self.delete + self.replace
-
-
-class ResourceChange(_Payload):
-    address: str
-    action: str
-
-
-class PlanSummary(_Payload):
-    """What a saved plan would do, parsed from `terraform show -json`."""
-
-    changes: ChangeCounts = Field(default_factory=ChangeCounts)
-    resources: list[ResourceChange] = Field(default_factory=list)
-    output_changes: list[str] = Field(default_factory=list)
-    drift: list[ResourceChange] = Field(default_factory=list)
-    # Resources replaced only because they are tainted (a create or provisioner failed).
-    tainted: list[str] = Field(default_factory=list)
-    outputs: dict[str, OutputValue] = Field(default_factory=dict)
-    terraform_version: str = ""
-
-    @property
-    def has_changes(self) -> bool:
-        return self.changes.total() > 0 or bool(self.output_changes)
 
 
 class PlanRequest(_Payload):
@@ -247,6 +217,10 @@ class WorkspaceReport(_Payload):
     replanned: bool = False
     resumed: bool = False
     terraform_version: str | None = None
+    baseline: Baseline | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    ignored: list[IgnoredChange] = Field(default_factory=list)
+    diff_truncated: bool = False
 
 
 class RunStatus(StrEnum):
@@ -283,9 +257,15 @@ class RunReport(_Payload):
                 name: {
                     "status": ws.status.value,
                     "changes": ws.changes.model_dump(),
-                    "resources": [r.model_dump() for r in ws.resources],
+                    "resources": [r.public_json() for r in ws.resources],
                     "outputs": ws.outputs,
                     "error": ws.error,
+                    "detail": ws.detail,
+                    "drift": [r.public_json() for r in ws.drift],
+                    "output_changes": ws.output_changes,
+                    "checks": [c.model_dump() for c in ws.checks],
+                    "ignored": [i.model_dump() for i in ws.ignored],
+                    "diff_truncated": ws.diff_truncated,
                 }
                 for name, ws in self.workspaces.items()
             },

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 
-from config.errors import ConfigError
-from config.model import InfraConfig, Workspace
-from config.yaml_source import YamlDocument
+from tfo.config.errors import ConfigError
+from tfo.config.model import InfraConfig, Workspace
+from tfo.config.yaml_source import YamlDocument
 
 
 def check_tenants(config: InfraConfig, doc: YamlDocument, source: str) -> None:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from config.errors import ConfigError
-from config.files import read_limited
+from tfo.config.errors import ConfigError
+from tfo.config.files import read_limited
 
 # The HCL parser (python-hcl2, on lark) takes seconds per 100 KiB of values, so HCL
 # tfvars are kept small; JSON parses fast. Larger inputs belong in a .tfvars.json file.

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from config.errors import ConfigError
-from config.files import read_limited
+from tfo.config.errors import ConfigError
+from tfo.config.files import read_limited
 
 # libyaml's parser, when PyYAML has it (its wheels do), is 10-20x faster than the pure
 # Python one: a document near MAX_BYTES then parses in about a second, not a minute.

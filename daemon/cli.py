@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
-from daemon.commands.graph import GraphFormat
+from tfo.daemon.commands.graph import GraphFormat
+from tfo.daemon.help_format import TfoCommand, TfoGroup
 
 app = typer.Typer(
     name="tfo",
+    cls=TfoGroup,
     help="tfo: run Terraform workspaces as a DAG on Temporal, and detect drift as a daemon.",
     no_args_is_help=True,
     add_completion=False,
@@ -19,32 +21,52 @@ app = typer.Typer(
 )
 
 ConfigArg = Annotated[Path, typer.Argument(help="Path to infra.yaml.", show_default=False)]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from tfo import __version__
+
+        typer.echo(f"tfo {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print tfo's version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """tfo: run Terraform workspaces as a DAG on Temporal, and detect drift as a daemon."""
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def validate(config: ConfigArg, as_json: JsonOpt = False) -> int:
     """Validate a config; exit 0 if valid, 1 with the error otherwise."""
-    from daemon.commands.validate import validate as run
+    from tfo.daemon.commands.validate import validate as run
 
     return run(config, as_json=as_json)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def graph(
     config: ConfigArg,
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="Output format.")] = GraphFormat.TEXT,
 ) -> int:
     """Print the workspace dependency graph."""
-    from daemon.commands.graph import graph as run
+    from tfo.daemon.commands.graph import graph as run
 
     return run(config, fmt=fmt)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def schema() -> int:
     """Print the JSON Schema of infra.yaml."""
-    from daemon.commands.schema import schema as run
+    from tfo.daemon.commands.schema import schema as run
 
     return run()
 
@@ -74,12 +96,12 @@ RunIdArg = Annotated[str, typer.Argument(help="The run ID that plan/apply printe
 
 
 def _conn(address: str | None, namespace: str | None, cert: Path | None, key: Path | None, ca: Path | None):
-    from daemon.connection import ConnectionSettings
+    from tfo.daemon.connection import ConnectionSettings
 
     return ConnectionSettings.from_options(address=address, namespace=namespace, tls_cert=cert, tls_key=key, tls_ca=ca)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def plan(
     config: ConfigArg,
     workspace: WorkspacesOpt = None,
@@ -95,7 +117,7 @@ def plan(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Plan the DAG. Exit 0: no changes; 2: changes; 1: something failed."""
-    from daemon.commands.run import RunOptions, run_command
+    from tfo.daemon.commands.run import RunOptions, run_command
 
     opts = RunOptions(
         mode="plan",
@@ -109,7 +131,7 @@ def plan(
     return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def apply(
     config: ConfigArg,
     workspace: WorkspacesOpt = None,
@@ -126,7 +148,7 @@ def apply(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Plan, wait for approval, then apply in DAG order. Exit 0 on success, 1 otherwise."""
-    from daemon.commands.run import RunOptions, run_command
+    from tfo.daemon.commands.run import RunOptions, run_command
 
     opts = RunOptions(
         mode="apply",
@@ -141,7 +163,7 @@ def apply(
     return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def status(
     run_id: RunIdArg,
     as_json: JsonOpt = False,
@@ -153,12 +175,12 @@ def status(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Show a run's per-workspace status."""
-    from daemon.commands.status import status as run
+    from tfo.daemon.commands.status import status as run
 
     return run(run_id, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir, as_json=as_json)
 
 
-@app.command("runs")
+@app.command("runs", cls=TfoCommand)
 def runs_(
     config: Annotated[Path | None, typer.Argument(help="Config whose state dir to use (embedded mode).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1)] = 20,
@@ -171,19 +193,19 @@ def runs_(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """List recent runs."""
-    from daemon.commands.runs_list import list_runs
+    from tfo.daemon.commands.runs_list import list_runs
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
     return list_runs(config, conn, state_dir=state_dir, limit=limit, as_json=as_json)
 
 
 def _decide(run_id: str, approved: bool, reason: str, state_dir: Path | None, conn) -> int:
-    from daemon.commands.decide import decide
+    from tfo.daemon.commands.decide import decide
 
     return decide(run_id, conn, approved=approved, reason=reason, state_dir=state_dir)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def approve(
     run_id: RunIdArg,
     state_dir: StateDirOpt = None,
@@ -197,7 +219,7 @@ def approve(
     return _decide(run_id, True, "", state_dir, _conn(address, namespace, tls_cert, tls_key, tls_ca))
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def reject(
     run_id: RunIdArg,
     reason: Annotated[str, typer.Option("--reason")] = "",
@@ -212,7 +234,7 @@ def reject(
     return _decide(run_id, False, reason, state_dir, _conn(address, namespace, tls_cert, tls_key, tls_ca))
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def cancel(
     run_id: RunIdArg,
     state_dir: StateDirOpt = None,
@@ -223,12 +245,12 @@ def cancel(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Cancel a run: running terraform gets SIGINT, dependents are not started."""
-    from daemon.commands.cancel import cancel as run
+    from tfo.daemon.commands.cancel import cancel as run
 
     return run(run_id, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def resume(
     run_id: RunIdArg,
     as_json: JsonOpt = False,
@@ -240,13 +262,13 @@ def resume(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Resume an interrupted run (embedded mode runs its workers here) and follow it."""
-    from daemon.commands.resume import resume as run
+    from tfo.daemon.commands.resume import resume as run
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
     return run(run_id, conn, state_dir=state_dir, as_json=as_json)
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def worker(
     task_queue: Annotated[
         list[str] | None,
@@ -268,7 +290,7 @@ def worker(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Run a worker against a Temporal server: for scale-out, or per account with --task-queue."""
-    from daemon.commands.worker import worker as run
+    from tfo.daemon.commands.worker import worker as run
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
     return run(
@@ -281,7 +303,7 @@ def worker(
     )
 
 
-@app.command("daemon")
+@app.command("daemon", cls=TfoCommand)
 def daemon_(
     config: ConfigArg,
     metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics, /healthz, /readyz.")] = 9464,
@@ -299,7 +321,7 @@ def daemon_(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Run workers, drift schedules, metrics and alerts until SIGTERM."""
-    from daemon.commands.daemon import daemon as run
+    from tfo.daemon.commands.daemon import daemon as run
 
     return run(
         config,
@@ -313,7 +335,7 @@ def daemon_(
     )
 
 
-@app.command()
+@app.command(cls=TfoCommand)
 def drift(
     config: ConfigArg,
     as_json: JsonOpt = False,
@@ -325,7 +347,7 @@ def drift(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Show the latest drift report of each workspace."""
-    from daemon.commands.drift import drift as run
+    from tfo.daemon.commands.drift import drift as run
 
     return run(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir, as_json=as_json)
 
@@ -338,7 +360,7 @@ class ScheduleAction(StrEnum):
     UNPAUSE = "unpause"
 
 
-@app.command("schedules")
+@app.command("schedules", cls=TfoCommand)
 def schedules_(
     action: Annotated[ScheduleAction, typer.Argument(help="list, sync, trigger, pause or unpause.")],
     config: ConfigArg,
@@ -352,8 +374,8 @@ def schedules_(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Manage the drift schedules of a config: tfo schedules ACTION CONFIG [NAME]."""
-    from config.errors import RunError
-    from daemon.commands.schedules import schedules as run
+    from tfo.config.errors import RunError
+    from tfo.daemon.commands.schedules import schedules as run
 
     if action in (ScheduleAction.TRIGGER, ScheduleAction.PAUSE, ScheduleAction.UNPAUSE) and not name:
         raise RunError(f"tfo schedules {action.value} needs a schedule NAME")
@@ -361,7 +383,7 @@ def schedules_(
     return run(action.value, config, conn, name=name, state_dir=state_dir, as_json=as_json)
 
 
-@app.command("codec-server")
+@app.command("codec-server", cls=TfoCommand)
 def codec_server_(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8081,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
@@ -370,12 +392,12 @@ def codec_server_(
     ] = "http://localhost:8233",
 ) -> int:
     """Serve /decode and /encode so the Temporal UI can show encrypted payloads."""
-    from daemon.commands.codec_server import codec_server
+    from tfo.daemon.commands.codec_server import codec_server
 
     return codec_server(host=host, port=port, origin=origin)
 
 
-@app.command("mcp")
+@app.command("mcp", cls=TfoCommand)
 def mcp_(
     config_root: Annotated[
         list[Path] | None,
@@ -401,7 +423,7 @@ def mcp_(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Serve tfo to AI agents over MCP (stdio): list, plan, status, drift; applies need a human."""
-    from daemon.commands.mcp import mcp as run
+    from tfo.daemon.commands.mcp import mcp as run
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
     return run(config_root or [Path.cwd()], conn, allow_apply=allow_apply, state_dir=state_dir)

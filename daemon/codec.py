@@ -20,7 +20,7 @@ from pathlib import Path
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter, PayloadCodec
 
-from config.errors import ConfigError
+from tfo.config.errors import ConfigError
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"

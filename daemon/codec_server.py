@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
-from daemon.codec import AesGcmCodec
+from tfo.daemon.codec import AesGcmCodec
 
 
 def _to_payloads(body: dict[str, Any]) -> list[Payload]:

@@ -29,10 +29,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from config.errors import TfoError
-from config.loader import LoadedConfig, validate_document
-from config.model import InfraConfig
-from config.yaml_source import Loc, YamlDocument, parse_yaml, read_yaml
+from tfo.config.errors import TfoError
+from tfo.config.loader import LoadedConfig, validate_document
+from tfo.config.model import InfraConfig
+from tfo.config.yaml_source import Loc, YamlDocument, parse_yaml, read_yaml
 
 MAX_PATH = 4096
 INLINE_FILENAME = "<inline config>"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.errors import ConnectionFailedError
+from tfo.config.errors import ConnectionFailedError
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -99,7 +99,7 @@ async def connect(
     """
     from temporalio.client import Client, TLSConfig
 
-    from daemon.codec import codec_from_env, data_converter
+    from tfo.daemon.codec import codec_from_env, data_converter
 
     target = address or settings.address
     assert target is not None

@@ -7,8 +7,8 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from config.drift_models import DriftReport, ledger_id
-from config.errors import RunError
+from tfo.config.drift_models import DriftReport, ledger_id
+from tfo.config.errors import RunError
 
 
 async def fetch_report(client: Client, config: str, *, timeout: timedelta = timedelta(seconds=5)) -> DriftReport | None:

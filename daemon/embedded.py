@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.errors import ConnectionFailedError
+from tfo.config.errors import ConnectionFailedError
 
 # Knobs measured to cut orchestration latency 5-8x on the dev server (ENVIRONMENT.md).
 TUNING = [

@@ -18,7 +18,7 @@ from pathlib import Path
 import typer
 from typer._click.exceptions import ClickException  # typer vendors click
 
-from config.errors import TfoError
+from tfo.config.errors import TfoError
 
 
 def _crash_log_dir() -> Path:
@@ -44,7 +44,7 @@ def _terminate(signum: int, _frame: object) -> None:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code instead of exiting."""
-    from daemon.cli import app
+    from tfo.daemon.cli import app
 
     signal.signal(signal.SIGTERM, _terminate)
     command = typer.main.get_command(app)

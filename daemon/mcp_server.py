@@ -28,11 +28,11 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from config.errors import TfoError
-from daemon.confinement import ConfigRoots
-from daemon.connection import ConnectionSettings
-from daemon.mcp_tools import McpOptions, TfoTools, WorkerPool
-from daemon.mcp_views import (
+from tfo.config.errors import TfoError
+from tfo.daemon.confinement import ConfigRoots
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.mcp_tools import McpOptions, TfoTools, WorkerPool
+from tfo.daemon.mcp_views import (
     CancelResult,
     DriftView,
     RunList,
@@ -212,7 +212,7 @@ def build_server(tools: TfoTools, roots: ConfigRoots) -> MCPServer:
 async def _backend(conn: ConnectionSettings, options: McpOptions) -> AsyncIterator[tuple[Client, WorkerPool]]:
     """One session for the server's whole life: in embedded mode, the state dir's dev
     server and this process's workers."""
-    from daemon.session import open_session
+    from tfo.daemon.session import open_session
 
     async with open_session(conn, state_dir=options.state_dir, default_queue="tfo", embedded_worker=False) as session:
         pool = WorkerPool(session.client, enabled=conn.embedded)

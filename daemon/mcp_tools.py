@@ -22,12 +22,12 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from config.errors import RunError
-from config.loader import LoadedConfig
-from config.payloads import Mode, RunReport, RunStatus
-from daemon import confinement, runs
-from daemon.confinement import ConfigRoots, ConfinementError
-from daemon.mcp_views import (
+from tfo.config.errors import RunError
+from tfo.config.loader import LoadedConfig
+from tfo.config.payloads import Mode, RunReport, RunStatus
+from tfo.daemon import confinement, runs
+from tfo.daemon.confinement import ConfigRoots, ConfinementError
+from tfo.daemon.mcp_views import (
     CancelResult,
     DriftView,
     InputView,
@@ -77,7 +77,7 @@ class WorkerPool:
     async def ensure(self, queues: Iterable[str]) -> None:
         if not self._enabled:
             return
-        from daemon.worker import build_workers, worker_identity
+        from tfo.daemon.worker import build_workers, worker_identity
 
         async with self._lock:
             missing = sorted(set(queues) - self.queues)
@@ -140,7 +140,7 @@ class TfoTools:
         return path.name
 
     async def list_workflows(self, config_path: str) -> WorkflowList:
-        from config.durations import format_duration
+        from tfo.config.durations import format_duration
 
         loaded = self._load(config_path)
         cfg = loaded.config
@@ -295,9 +295,9 @@ class TfoTools:
     # drift
 
     async def get_drift_report(self, config_path: str) -> DriftView:
-        from config.drift_models import DriftReport
-        from daemon.commands.drift import report_json
-        from daemon.drift import fetch_report
+        from tfo.config.drift_models import DriftReport
+        from tfo.daemon.commands.drift import report_json
+        from tfo.daemon.drift import fetch_report
 
         loaded = self._load(config_path)
         await self._pool.ensure([loaded.config.task_queue])

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from config.payloads import Mode, RunReport, RunStatus
+from tfo.config.payloads import Mode, RunReport, RunStatus
 
 _DONE = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.REJECTED}
 

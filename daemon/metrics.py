@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from config.drift_models import RUN_DURATION_BUCKETS, DriftReport, DriftStatus
+from tfo.config.drift_models import RUN_DURATION_BUCKETS, DriftReport, DriftStatus
 
 ACTIONS = ("create", "update", "delete", "replace")
 TERRAFORM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)

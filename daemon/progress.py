@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from config.payloads import RunReport, WorkspaceReport, WorkspaceStatus
+from tfo.config.payloads import RunReport, WorkspaceReport, WorkspaceStatus
 
 _STYLE = {
     WorkspaceStatus.SUCCEEDED: "green",

@@ -13,12 +13,12 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 
-from config.errors import RunError
-from config.loader import LoadedConfig, snapshot
-from config.payloads import Mode, RunReport, RunRequest, RunStatus
-from daemon.scope import default_state_dir as default_state_dir
-from daemon.scope import select as select
-from workflows.parent import ParentWorkflow
+from tfo.config.errors import RunError
+from tfo.config.loader import LoadedConfig, snapshot
+from tfo.config.payloads import Mode, RunReport, RunRequest, RunStatus
+from tfo.daemon.scope import default_state_dir as default_state_dir
+from tfo.daemon.scope import select as select
+from tfo.workflows.parent import ParentWorkflow
 
 _CLOSED_STATUS = {
     WorkflowExecutionStatus.CANCELED: RunStatus.CANCELLED,
@@ -206,7 +206,7 @@ async def follow(
 async def decide(client: Client, run_id: str, *, approved: bool, by: str, reason: str = "") -> str:
     from temporalio.client import WorkflowUpdateFailedError
 
-    from config.payloads import ApprovalDecision
+    from tfo.config.payloads import ApprovalDecision
 
     handle = client.get_workflow_handle(run_id)
     try:

@@ -25,10 +25,10 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from config.drift_config import ScheduleConfig
-from config.errors import RunError
-from config.loader import LoadedConfig
-from daemon import runs
+from tfo.config.drift_config import ScheduleConfig
+from tfo.config.errors import RunError
+from tfo.config.loader import LoadedConfig
+from tfo.daemon import runs
 
 MIN_CATCHUP = timedelta(seconds=10)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from config.errors import ConfigError
-from config.loader import LoadedConfig
+from tfo.config.errors import ConfigError
+from tfo.config.loader import LoadedConfig
 
 
 def default_state_dir(config_path: Path, explicit: Path | None = None) -> Path:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from daemon.connection import ConnectionSettings, connect
-from daemon.embedded import EmbeddedServer, ServerInfo
+from tfo.daemon.connection import ConnectionSettings, connect
+from tfo.daemon.embedded import EmbeddedServer, ServerInfo
 
 if TYPE_CHECKING:  # the SDK takes a while to import; see ServerStart
     from temporalio.client import Client
@@ -51,12 +51,12 @@ async def open_session(
         if conn.embedded:
             starting = starting or stack.enter_context(ServerStart(state_dir))
             if run_worker:
-                import daemon.worker  # noqa: F401 - while the server boots
+                import tfo.daemon.worker  # noqa: F401 - while the server boots
             info = starting.wait()
         client = await connect(conn, address=info.address if info else None)
         workers = []
         if run_worker:
-            from daemon.worker import build_workers
+            from tfo.daemon.worker import build_workers
 
             workers = build_workers(client, default_queue=default_queue, activity_queues=activity_queues)
         tasks = [asyncio.create_task(w.run()) for w in workers]
@@ -99,8 +99,8 @@ async def session_for_run(
     conn: ConnectionSettings, run_id: str, *, state_dir: Path | None, with_worker: bool = False
 ) -> AsyncIterator[Session]:
     """A session that reaches an existing run: in embedded mode, its state dir's server."""
-    from config.errors import RunError
-    from daemon.runs import run_location
+    from tfo.config.errors import RunError
+    from tfo.daemon.runs import run_location
 
     where = run_location(run_id) or {}
     directory = state_dir or (Path(str(where["state_dir"])) if "state_dir" in where else None)

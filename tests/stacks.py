@@ -120,3 +120,42 @@ def state_resources(ws_dir: Path) -> list[str]:
 
 def state_serial(ws_dir: Path) -> int:
     return int(json.loads((ws_dir / "terraform.tfstate").read_text())["serial"])
+
+
+FILESTORE_PROVIDER = """terraform {
+  required_providers {
+    filestore = { source = "tfo-test/filestore", version = "0.1.0" }
+  }
+}
+"""
+
+
+def _hcl_value(value: Any) -> str:
+    """A Python string, number, bool or dict of those as an HCL literal."""
+    if isinstance(value, dict):
+        items = ", ".join(f"{json.dumps(str(k))} = {_hcl_value(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    if isinstance(value, str):
+        # JSON string escapes are valid HCL; only template sequences need escaping.
+        return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+    return json.dumps(value)
+
+
+def filestore_main_tf(objects: dict[str, dict[str, Any]]) -> str:
+    """A workspace of `filestore_object` resources (devtools/test_provider.py), which can drift.
+
+    Args:
+        objects: Resource name -> attributes: `path` and `content` (required), `tags`
+            (dict of str) and `secret` (sensitive) optional. Editing or deleting the file at
+            `path` outside terraform is drift that the next plan reports.
+    """
+    blocks = [FILESTORE_PROVIDER]
+    for name, attributes in objects.items():
+        body = "".join(f"  {key} = {_hcl_value(value)}\n" for key, value in attributes.items())
+        blocks.append(f'resource "filestore_object" "{name.replace("-", "_")}" {{\n{body}}}\n')
+    return "\n".join(blocks)
+
+
+def address_actions(resources: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """`--json` resources reduced to address and action (the diff is tested on its own)."""
+    return [{"address": r["address"], "action": r["action"]} for r in resources]

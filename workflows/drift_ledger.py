@@ -17,9 +17,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from config.drift_config import AlertEvent
-    from config.drift_models import AlertRequest, DriftReport, LedgerState, RecordRun
-    from workflows import drift_rules
+    from tfo.config.drift_config import AlertEvent
+    from tfo.config.drift_models import AlertRequest, DriftReport, LedgerState, RecordRun
+    from tfo.workflows import drift_rules
 
 # Continue as new well before Temporal's 10,240-event warning.
 HISTORY_LIMIT = 4000

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from config.drift_config import AlertEvent, AlertsConfig
-from config.drift_models import AlertRequest, DriftStatus, Histogram, LedgerState, RecordRun, WorkspaceDrift
-from config.payloads import WorkspaceReport, WorkspaceStatus
+from tfo.config.drift_config import AlertEvent, AlertsConfig
+from tfo.config.drift_models import AlertRequest, DriftStatus, Histogram, LedgerState, RecordRun, WorkspaceDrift
+from tfo.config.payloads import WorkspaceReport, WorkspaceStatus
 
 MAX_LISTED = 20
 # How often the ledger looks for drift that is due a reminder.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 
-from config.errors import ErrorType
-from config.payloads import InputValue, OutputValue, PlanResult, SensitiveRef, WorkspaceSpec
+from tfo.config.errors import ErrorType
+from tfo.config.payloads import InputValue, OutputValue, PlanResult, SensitiveRef, WorkspaceSpec
 
 CANCELLED = "Cancelled"
 

@@ -22,11 +22,11 @@ from temporalio.exceptions import (
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from config.dag import Dag
-    from config.drift_models import RecordRun
-    from config.errors import ErrorType
-    from config.model import Operation
-    from config.payloads import (
+    from tfo.config.dag import Dag
+    from tfo.config.drift_models import RecordRun
+    from tfo.config.errors import ErrorType
+    from tfo.config.model import Operation
+    from tfo.config.payloads import (
         TERMINAL,
         ApprovalDecision,
         InputValue,
@@ -42,11 +42,11 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceSpec,
         WorkspaceStatus,
     )
-    from workflows import retry
-    from workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
-    from workflows.run_report import finalize, format_timeout, mark_cancelled, record_outcome
-    from workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
-    from workflows.worker_wait import wait_for_worker
+    from tfo.workflows import retry
+    from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
+    from tfo.workflows.run_report import finalize, format_timeout, mark_cancelled, record_outcome
+    from tfo.workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
+    from tfo.workflows.worker_wait import wait_for_worker
 
 
 @workflow.defn(name="ParentWorkflow")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from temporalio.common import RetryPolicy
 
 with __import__("temporalio").workflow.unsafe.imports_passed_through():
-    from config.errors import ErrorType
+    from tfo.config.errors import ErrorType
 
 _NON_RETRYABLE = [
     ErrorType.CONFIG,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from config.payloads import TERMINAL, RunReport, RunStatus, WorkspaceOutcome, WorkspaceReport, WorkspaceStatus
+from tfo.config.payloads import TERMINAL, RunReport, RunStatus, WorkspaceOutcome, WorkspaceReport, WorkspaceStatus
 
 
 def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
@@ -16,6 +16,10 @@ def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
         ws.output_changes = summary.output_changes
         ws.drift = summary.drift
         ws.terraform_version = summary.terraform_version or None
+        ws.baseline = summary.baseline
+        ws.checks = summary.checks
+        ws.ignored = summary.ignored
+        ws.diff_truncated = summary.diff_truncated
         ws.outcome = "changes" if summary.has_changes else "no_changes"
     if outcome.applied:
         ws.outcome = "applied"

@@ -11,9 +11,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from config.errors import ErrorType
-    from config.model import Operation
-    from config.payloads import (
+    from tfo.config.errors import ErrorType
+    from tfo.config.model import Operation
+    from tfo.config.payloads import (
         ApplyRequest,
         ApplyResult,
         Phase,
@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceOutcome,
         WorkspaceRequest,
     )
-    from workflows import retry
+    from tfo.workflows import retry
 
 
 def lock_workflow_id(lock_key: str) -> str:

@@ -14,10 +14,10 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
 
-from config.errors import ErrorType
-from workflows import retry
-from workflows.inputs import WorkspaceFailed
-from workflows.run_report import format_timeout
+from tfo.config.errors import ErrorType
+from tfo.workflows import retry
+from tfo.workflows.inputs import WorkspaceFailed
+from tfo.workflows.run_report import format_timeout
 
 
 def waiting_detail(queue: str) -> str:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from temporalio.service import RPCError
 
-from config.errors import RunError
-from daemon.connection import ConnectionSettings
-from daemon.session import session_for_run
+from tfo.config.errors import RunError
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.session import session_for_run
 
 
 def cancel(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None) -> int:

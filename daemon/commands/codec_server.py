@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from config.errors import ConfigError
-from daemon.codec import codec_from_env
+from tfo.config.errors import ConfigError
+from tfo.daemon.codec import codec_from_env
 
 
 def codec_server(*, host: str, port: int, origin: str) -> int:
-    from daemon.codec_server import serve
+    from tfo.daemon.codec_server import serve
 
     codec = codec_from_env()
     if codec is None:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from config.drift_models import DriftReport
-from config.errors import TfoError
-from config.loader import LoadedConfig, load_config
-from daemon import runs
-from daemon.connection import ConnectionSettings, connect, core_logging
-from daemon.drift import fetch_report
-from daemon.embedded import EmbeddedServer
-from daemon.health import Readiness
-from daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
-from daemon.schedules import reconcile_schedules
-from daemon.worker import build_workers, worker_identity
+from tfo.config.drift_models import DriftReport
+from tfo.config.errors import TfoError
+from tfo.config.loader import LoadedConfig, load_config
+from tfo.daemon import runs
+from tfo.daemon.connection import ConnectionSettings, connect, core_logging
+from tfo.daemon.drift import fetch_report
+from tfo.daemon.embedded import EmbeddedServer
+from tfo.daemon.health import Readiness
+from tfo.daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
+from tfo.daemon.schedules import reconcile_schedules
+from tfo.daemon.worker import build_workers, worker_identity
 
 
 def _say(text: str) -> None:
@@ -88,7 +88,7 @@ async def _serve(
     registry = CollectorRegistry()
     registry.register(DriftCollector(fetch))
     histogram = terraform_histogram(registry)
-    from activities.runner import TerraformRunner
+    from tfo.activities.runner import TerraformRunner
 
     runner = TerraformRunner(on_finish=lambda command, seconds: histogram.labels(command=command).observe(seconds))
     # Embedded, the daemon is the only worker, so it serves every queue the config names.

@@ -6,9 +6,9 @@ import asyncio
 import getpass
 from pathlib import Path
 
-from daemon import runs
-from daemon.connection import ConnectionSettings
-from daemon.session import session_for_run
+from tfo.daemon import runs
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.session import session_for_run
 
 
 def decide(run_id: str, conn: ConnectionSettings, *, approved: bool, reason: str, state_dir: Path | None) -> int:

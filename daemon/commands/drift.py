@@ -7,12 +7,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config.drift_models import DriftReport
-from config.loader import load_config
-from daemon import runs
-from daemon.connection import ConnectionSettings
-from daemon.drift import fetch_report
-from daemon.session import open_session
+from tfo.config.drift_models import DriftReport
+from tfo.config.loader import load_config
+from tfo.daemon import runs
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.drift import fetch_report
+from tfo.daemon.session import open_session
 
 
 def age(checked_at: str, now: datetime | None = None) -> str:
@@ -33,7 +33,7 @@ def drift(config_path: Path, conn: ConnectionSettings, *, state_dir: Path | None
             if not conn.embedded:  # the deployment's workers answer the query
                 return await fetch_report(session.client, loaded.name)
             # Embedded: a daemon may share this server, or none may run; a query needs a worker.
-            from daemon.worker import query_worker
+            from tfo.daemon.worker import query_worker
 
             async with query_worker(session.client, queue):
                 return await fetch_report(session.client, loaded.name)

@@ -6,8 +6,8 @@ import json
 from enum import StrEnum
 from pathlib import Path
 
-from config.dag import Dag
-from config.loader import load_config
+from tfo.config.dag import Dag
+from tfo.config.loader import load_config
 
 
 class GraphFormat(StrEnum):

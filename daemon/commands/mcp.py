@@ -7,13 +7,13 @@ import contextlib
 import os
 from pathlib import Path
 
-from daemon.connection import ConnectionSettings
+from tfo.daemon.connection import ConnectionSettings
 
 
 def mcp(roots: list[Path], conn: ConnectionSettings, *, allow_apply: bool, state_dir: Path | None) -> int:
-    from daemon.confinement import ConfigRoots
-    from daemon.mcp_server import serve  # mcp is heavy: imported only here
-    from daemon.mcp_tools import McpOptions
+    from tfo.daemon.confinement import ConfigRoots
+    from tfo.daemon.mcp_server import serve  # mcp is heavy: imported only here
+    from tfo.daemon.mcp_tools import McpOptions
 
     config_roots = ConfigRoots.from_paths(roots)
     if state_dir is None and os.environ.get("TFO_STATE_DIR"):

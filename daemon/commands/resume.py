@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from daemon.commands.run import emit, exit_code, watch
-from daemon.connection import ConnectionSettings
-from daemon.session import session_for_run
+from tfo.daemon.commands.run import emit, exit_code, watch
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.session import session_for_run
 
 
 def resume(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_json: bool) -> int:

@@ -9,12 +9,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from config.loader import LoadedConfig, load_config
-from config.payloads import Mode, RunReport, RunStatus
-from daemon.connection import ConnectionSettings
-from daemon.progress import changes_text, make_progress
-from daemon.scope import default_state_dir, select
-from daemon.session import ServerStart, open_session
+from tfo.config.loader import LoadedConfig, load_config
+from tfo.config.payloads import Mode, RunReport, RunStatus
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.progress import changes_text, make_progress
+from tfo.daemon.scope import default_state_dir, select
+from tfo.daemon.session import ServerStart, open_session
 
 
 @dataclass
@@ -53,7 +53,7 @@ def run_command(config_path: Path, conn: ConnectionSettings, opts: RunOptions) -
 def _run(
     loaded: LoadedConfig, state_dir: Path, conn: ConnectionSettings, opts: RunOptions, starting: ServerStart | None
 ) -> RunReport:
-    from daemon import runs
+    from tfo.daemon import runs
 
     request = runs.build_request(
         loaded,
@@ -95,7 +95,7 @@ def _run(
 
 async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
     """Follow a run to its end, asking for approval on a terminal."""
-    from daemon import runs
+    from tfo.daemon import runs
 
     progress = make_progress()
     interactive = sys.stdin.isatty() and not as_json

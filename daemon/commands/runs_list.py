@@ -6,10 +6,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from config.loader import load_config
-from daemon import runs
-from daemon.connection import ConnectionSettings
-from daemon.session import open_session
+from tfo.config.loader import load_config
+from tfo.daemon import runs
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.session import open_session
 
 
 def list_runs(

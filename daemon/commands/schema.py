@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from config.model import InfraConfig
+from tfo.config.model import InfraConfig
 
 
 def schema() -> int:

@@ -6,11 +6,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from daemon import runs
-from daemon.commands.run import emit, exit_code
-from daemon.connection import ConnectionSettings
-from daemon.progress import changes_text, describe
-from daemon.session import session_for_run
+from tfo.daemon import runs
+from tfo.daemon.commands.run import emit, exit_code
+from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.progress import changes_text, describe
+from tfo.daemon.session import session_for_run
 
 
 def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_json: bool) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from config.errors import ConfigError
-from config.loader import load_config
+from tfo.config.errors import ConfigError
+from tfo.config.loader import load_config
 
 
 def validate(config_path: Path, *, as_json: bool) -> int:

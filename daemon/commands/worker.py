@@ -8,12 +8,12 @@ import sys
 
 from prometheus_client import CollectorRegistry
 
-from activities.runner import TerraformRunner
-from config.errors import RunError
-from daemon.connection import ConnectionSettings, connect
-from daemon.health import Readiness
-from daemon.metrics import MetricsServer, terraform_histogram
-from daemon.worker import build_workers, worker_identity
+from tfo.activities.runner import TerraformRunner
+from tfo.config.errors import RunError
+from tfo.daemon.connection import ConnectionSettings, connect
+from tfo.daemon.health import Readiness
+from tfo.daemon.metrics import MetricsServer, terraform_histogram
+from tfo.daemon.worker import build_workers, worker_identity
 
 
 def served_queues(queues: list[str], default_queue: str) -> tuple[bool, list[str]]:

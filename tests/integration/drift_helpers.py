@@ -231,7 +231,7 @@ def _address(state_dir: Path) -> str:
 
 
 def _with_client(state_dir: Path, body: Callable[[Any], Any]) -> Any:
-    from daemon.connection import ConnectionSettings, connect
+    from tfo.daemon.connection import ConnectionSettings, connect
 
     async def main() -> Any:
         # tfo's own client factory: the same data converter (and codec, if any) as the daemon.
@@ -270,7 +270,7 @@ def parent_runs(state_dir: Path) -> dict[str, str]:
 
 def scheduled_waits(state_dir: Path, prefix: str) -> set[str]:
     """Running runs (IDs starting with `prefix`) with a workspace waiting for a lock right now."""
-    from config.payloads import RunReport, WorkspaceStatus
+    from tfo.config.payloads import RunReport, WorkspaceStatus
 
     async def body(client: Any) -> set[str]:
         found = set()
@@ -292,7 +292,7 @@ def scheduled_waits(state_dir: Path, prefix: str) -> set[str]:
 
 def describe_running(state_dir: Path) -> str:
     """Each running ParentWorkflow with its workspaces' statuses (for failure messages)."""
-    from config.payloads import RunReport
+    from tfo.config.payloads import RunReport
 
     async def body(client: Any) -> str:
         lines = []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from config.loader import load_config
-from config.payloads import Mode, RunReport
-from daemon import runs
 from tests.conftest import running_workers
+from tfo.config.loader import load_config
+from tfo.config.payloads import Mode, RunReport
+from tfo.daemon import runs
 
 
 async def run_stack(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 
-from config.loader import load_config
-from config.payloads import RunReport, RunStatus, WorkspaceStatus
-from daemon import runs
 from tests.conftest import running_workers
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
+from tfo.config.loader import load_config
+from tfo.config.payloads import RunReport, RunStatus, WorkspaceStatus
+from tfo.daemon import runs
 
 
 async def test_cancel_interrupts_terraform_and_leaves_state_unlocked(temporal_env, terraform, tmp_path, task_queue):

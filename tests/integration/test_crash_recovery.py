@@ -19,12 +19,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from config.loader import load_config
-from config.payloads import RunReport, RunStatus, WorkspaceStatus
-from daemon import runs
 from tests.reliability.figures import record_figure
 from tests.stacks import PROVIDER, state_resources, state_serial, write_stack
 from tests.stacks import WorkspaceTemplate as W
+from tfo.config.loader import load_config
+from tfo.config.payloads import RunReport, RunStatus, WorkspaceStatus
+from tfo.daemon import runs
 
 # A guard against hanging forever if something is broken; never a pass/fail criterion.
 GIVE_UP = 180.0

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from config.payloads import RunStatus, WorkspaceStatus
 from tests.integration.engine import run_stack
 from tests.stacks import WorkspaceTemplate as W
-from tests.stacks import state_resources, write_stack
+from tests.stacks import address_actions, state_resources, write_stack
+from tfo.config.payloads import RunStatus, WorkspaceStatus
 
 
 def diamond(root: Path, binary: str, queue: str) -> Path:
@@ -89,7 +89,7 @@ async def test_out_of_band_change_shows_in_that_workspace_only(temporal_env, ter
     changed = {n for n, ws in report.workspaces.items() if ws.changes.total()}
     assert changed == {"sg"}
     assert report.workspaces["sg"].changes.create == 1
-    assert report.public_json()["workspaces"]["sg"]["resources"] == [
+    assert address_actions(report.public_json()["workspaces"]["sg"]["resources"]) == [
         {"address": "null_resource.sg", "action": "create"}
     ]
 

@@ -34,7 +34,7 @@ from tests.integration.drift_helpers import (
     wait_for,
 )
 from tests.stacks import WorkspaceTemplate as W
-from tests.stacks import state_resources, write_stack
+from tests.stacks import address_actions, state_resources, write_stack
 
 ACTIONS = ("create", "update", "delete", "replace")
 
@@ -180,7 +180,8 @@ def test_drift_alerted_once_survives_restart_and_resolves(tfo: Tfo, terraform: T
             assert f"/namespaces/default/workflows/tfo-plan-{name}-drift-" in alert["message"]
             report = drift_json(tfo, config)
             assert report["workspaces"]["app"]["status"] == "drifted"
-            assert report["workspaces"]["app"]["resources"] == [{"address": "null_resource.app", "action": "create"}]
+            app_resources = address_actions(report["workspaces"]["app"]["resources"])
+            assert app_resources == [{"address": "null_resource.app", "action": "create"}]
             assert report["workspaces"]["net"]["status"] == "clean"
 
             # 4. Stop between checks: pause the schedule, let every started run finish
@@ -286,7 +287,7 @@ def test_errors_never_apply_and_schedules_reconcile(tfo: Tfo, terraform: Terrafo
             fresh, bad = report["workspaces"]["fresh"], report["workspaces"]["bad"]
             assert fresh["status"] == "drifted"
             assert fresh["changes"]["create"] == 1
-            assert fresh["resources"] == [{"address": "null_resource.fresh", "action": "create"}]
+            assert address_actions(fresh["resources"]) == [{"address": "null_resource.fresh", "action": "create"}]
             assert bad["status"] == "errored"
             assert bad["error"] and "main.tf" in bad["error"], bad
             by_title = {a["title"]: a for a in hook.received()}
@@ -370,10 +371,10 @@ def test_a_check_that_started_before_an_apply_cannot_bring_its_drift_back() -> N
     `tfo apply` fixes `app` and finishes first. Recorded last, the check used to
     announce the resolved drift as new again.
     """
-    from config.drift_config import AlertsConfig
-    from config.drift_models import LedgerState, RecordRun
-    from config.payloads import ChangeCounts, Mode, ResourceChange, RunReport, WorkspaceReport, WorkspaceStatus
-    from workflows.drift_rules import record_run
+    from tfo.config.drift_config import AlertsConfig
+    from tfo.config.drift_models import LedgerState, RecordRun
+    from tfo.config.payloads import ChangeCounts, Mode, ResourceChange, RunReport, WorkspaceReport, WorkspaceStatus
+    from tfo.workflows.drift_rules import record_run
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -413,10 +414,10 @@ async def test_a_state_change_between_plan_and_show_is_not_a_failed_check(terraf
     from temporalio.exceptions import ApplicationError
     from temporalio.testing import ActivityEnvironment
 
-    from activities.runner import CommandResult, TerraformRunner
-    from activities.terraform import TerraformActivities
-    from config.loader import load_config, snapshot
-    from config.payloads import PlanRequest
+    from tfo.activities.runner import CommandResult, TerraformRunner
+    from tfo.activities.terraform import TerraformActivities
+    from tfo.config.loader import load_config, snapshot
+    from tfo.config.payloads import PlanRequest
 
     root = tmp_path.resolve()
     config = write_stack(root / "stack", [W("app")], binary=terraform.binary)

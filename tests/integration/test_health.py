@@ -11,9 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from daemon.embedded import TUNING, free_port, port_open, temporal_binary
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
+from tfo.daemon.embedded import TUNING, free_port, port_open, temporal_binary
 
 TFO = str(Path(sys.executable).parent / "tfo")
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import yaml
 
-from config.loader import load_config
-from config.payloads import RunReport, RunRequest, RunStatus, WorkspaceStatus
-from daemon import runs
 from tests.conftest import running_workers
 from tests.stacks import PROVIDER, state_resources, write_stack
 from tests.stacks import WorkspaceTemplate as W
+from tfo.config.loader import load_config
+from tfo.config.payloads import RunReport, RunRequest, RunStatus, WorkspaceStatus
+from tfo.daemon import runs
 
 # A guard against hanging forever if something is broken; never a pass/fail criterion.
 GIVE_UP = 180.0

@@ -16,12 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from config.loader import load_config
-from config.payloads import RunReport, RunStatus
-from daemon import runs
-from daemon.embedded import free_port
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
+from tfo.config.loader import load_config
+from tfo.config.payloads import RunReport, RunStatus
+from tfo.daemon import runs
+from tfo.daemon.embedded import free_port
 
 TFO = str(Path(sys.executable).parent / "tfo")
 GIVE_UP = 240.0  # a guard against hanging, never a pass/fail criterion

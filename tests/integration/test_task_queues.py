@@ -25,15 +25,15 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from activities.queues import QueueActivities
-from config.errors import ErrorType
-from config.loader import load_config
-from config.payloads import RunReport, RunStatus, WorkspaceStatus
-from daemon import runs
 from tests.conftest import running_workers
 from tests.integration.cli_helpers import Tfo, kill_dev_servers
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
+from tfo.activities.queues import QueueActivities
+from tfo.config.errors import ErrorType
+from tfo.config.loader import load_config
+from tfo.config.payloads import RunReport, RunStatus, WorkspaceStatus
+from tfo.daemon import runs
 
 # A guard against hanging forever if something is broken; never a pass/fail criterion.
 GIVE_UP = 180.0

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from config.drift_models import DriftReport, ledger_id
 from tests.conftest import running_workers
 from tests.integration.engine import run_stack
 from tests.reliability.figures import record_figure
 from tests.reliability.processes import GIVE_UP
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
+from tfo.config.drift_models import DriftReport, ledger_id
 
 
 class FlakyReceiver:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import time
 
-from config.loader import load_config, snapshot
-from config.payloads import RunStatus, WorkspaceStatus
 from tests.integration.engine import run_stack
 from tests.reliability.figures import record_figure
 from tests.reliability.history import activity_attempts, executions
@@ -16,7 +14,9 @@ from tests.reliability.processes import lock_holder
 from tests.reliability.stacks import counted, fails_once
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
-from workflows.terraform_workflow import lock_workflow_id
+from tfo.config.loader import load_config, snapshot
+from tfo.config.payloads import RunStatus, WorkspaceStatus
+from tfo.workflows.terraform_workflow import lock_workflow_id
 
 
 async def child_attempts(client, config, name: str) -> list[dict[str, list[int]]]:  # type: ignore[no-untyped-def]

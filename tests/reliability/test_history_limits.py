@@ -17,9 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from config.drift_config import AlertsConfig
-from config.drift_models import DriftReport, LedgerState, RecordRun, ledger_id
-from config.payloads import ChangeCounts, ResourceChange, RunReport, RunStatus, WorkspaceReport, WorkspaceStatus
 from tests.conftest import running_workers
 from tests.integration.drift_helpers import AlertReceiver
 from tests.integration.engine import run_stack
@@ -28,6 +25,9 @@ from tests.reliability.history import BLOB_WARN, EVENTS_WARN, executions, larges
 from tests.reliability.processes import GIVE_UP
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
+from tfo.config.drift_config import AlertsConfig
+from tfo.config.drift_models import DriftReport, LedgerState, RecordRun, ledger_id
+from tfo.config.payloads import ChangeCounts, ResourceChange, RunReport, RunStatus, WorkspaceReport, WorkspaceStatus
 
 CYCLES = 1000
 WORKSPACES = [f"ws{i:02d}" for i in range(20)]

@@ -27,9 +27,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.main import run as tfo_main
 from tests.reliability.figures import record_figure
 from tests.reliability.processes import TFO
+from tfo.daemon.main import run as tfo_main
 
 # A hang guard: a case that needs this long has failed ("never a hang").
 HANG = 60.0

@@ -32,7 +32,7 @@ def _query(state: Path, body: Any) -> Any:
     """Run `body(client)` against the state dir's embedded server, with tfo's own client."""
     import json
 
-    from daemon.connection import ConnectionSettings, connect
+    from tfo.daemon.connection import ConnectionSettings, connect
 
     info = json.loads((state / "server" / "server.json").read_text())
 

@@ -23,8 +23,6 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from daemon.codec import ENCODING
-from daemon.embedded import EmbeddedServer
 from tests.integration.cli_helpers import Result, Tfo
 from tests.integration.drift_helpers import AlertReceiver, running_daemon
 from tests.reliability.figures import record_figure
@@ -33,6 +31,8 @@ from tests.reliability.mcp_client import call, mcp_session, wait_done
 from tests.reliability.processes import kill_all, processes_mentioning
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
+from tfo.daemon.codec import ENCODING
+from tfo.daemon.embedded import EmbeddedServer
 
 
 def secret_stack(root: Path, binary: str, *, canary_out: str, canary_var: str, top: dict[str, Any]) -> Path:

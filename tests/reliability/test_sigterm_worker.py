@@ -16,9 +16,6 @@ import time
 
 from temporalio.client import WorkflowExecutionStatus
 
-from config.loader import load_config
-from config.payloads import RunReport, RunStatus, WorkspaceStatus
-from daemon import runs
 from tests.reliability.figures import record_figure
 from tests.reliability.processes import (
     GIVE_UP,
@@ -32,6 +29,9 @@ from tests.reliability.processes import (
 from tests.reliability.stacks import counted
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
+from tfo.config.loader import load_config
+from tfo.config.payloads import RunReport, RunStatus, WorkspaceStatus
+from tfo.daemon import runs
 
 
 async def test_sigterm_mid_apply_interrupts_terraform_then_the_run_resumes(

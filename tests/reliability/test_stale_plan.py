@@ -17,16 +17,16 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.runner import TerraformRunner
-from activities.terraform import TerraformActivities
-from config.errors import ErrorType
-from config.loader import load_config, snapshot
-from config.payloads import ApplyRequest, ApplyResult, PlanRequest, PlanResult, WorkspaceSpec
 from tests.integration.cli_helpers import Tfo, assert_nothing_running
 from tests.reliability.processes import file_sha256, shim_calls, write_shim
 from tests.reliability.stacks import counted
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
+from tfo.activities.runner import TerraformRunner
+from tfo.activities.terraform import TerraformActivities
+from tfo.config.errors import ErrorType
+from tfo.config.loader import load_config, snapshot
+from tfo.config.payloads import ApplyRequest, ApplyResult, PlanRequest, PlanResult, WorkspaceSpec
 
 
 class Workspace:

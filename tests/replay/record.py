@@ -18,11 +18,11 @@ from pathlib import Path
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from daemon.embedded import temporal_binary
 from devtools.offline_terraform import pinned_terraform, write_offline_setup
 from tests.integration.engine import run_stack
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
+from tfo.daemon.embedded import temporal_binary
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -56,13 +56,13 @@ async def record() -> None:
             HISTORIES.mkdir(exist_ok=True)
             parent = await env.client.get_workflow_handle(report.run_id).fetch_history()
             (HISTORIES / "parent_apply.json").write_text(parent.to_json())
-            from config.loader import load_config, snapshot
-            from workflows.terraform_workflow import lock_workflow_id
+            from tfo.config.loader import load_config, snapshot
+            from tfo.workflows.terraform_workflow import lock_workflow_id
 
             spec = snapshot(load_config(config), state_dir=config.parent / ".tfo").workspace("app")
             child = await env.client.get_workflow_handle(lock_workflow_id(spec.lock_key)).fetch_history()
             (HISTORIES / "terraform_app.json").write_text(child.to_json())
-            from config.drift_models import ledger_id
+            from tfo.config.drift_models import ledger_id
 
             ledger = await env.client.get_workflow_handle(ledger_id("stack")).fetch_history()
             (HISTORIES / "drift_ledger.json").write_text(ledger.to_json())
@@ -74,10 +74,10 @@ async def record() -> None:
 
 async def record_waiting_for_worker(client, root: Path) -> None:  # type: ignore[no-untyped-def]
     """A plan whose workspace waits for a worker on a queue nobody polls, then is cancelled."""
-    from config.loader import load_config
-    from config.payloads import RunReport, WorkspaceStatus
-    from daemon import runs
     from tests.conftest import running_workers
+    from tfo.config.loader import load_config
+    from tfo.config.payloads import RunReport, WorkspaceStatus
+    from tfo.daemon import runs
 
     config = write_stack(
         root / "waiting",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from temporalio.api.common.v1 import Payload
 
-from config.errors import ConfigError
-from daemon.codec import ENCODING, AesGcmCodec, load_keys
+from tfo.config.errors import ConfigError
+from tfo.daemon.codec import ENCODING, AesGcmCodec, load_keys
 
 
 def _payload(text: bytes) -> Payload:
@@ -66,7 +66,7 @@ async def test_codec_server_decodes_for_the_ui() -> None:
 
     from google.protobuf import json_format
 
-    from daemon.codec_server import serve
+    from tfo.daemon.codec_server import serve
 
     codec = AesGcmCodec([os.urandom(32)])
     [sealed] = await codec.encode([_payload(b'"hello"')])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.main import run
+from tfo.daemon.main import run
 
 MARK = "#<"
 
@@ -708,7 +708,7 @@ def test_valid_seed_config(
 def test_snake_case_values_reach_the_model(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from config.loader import load_config
+    from tfo.config.loader import load_config
 
     loaded = load_config(_seed_tree(tmp_path, SEED_SNAKE))
     cfg = loaded.config

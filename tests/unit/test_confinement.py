@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
-from config.errors import ConfigError
-from daemon import confinement
-from daemon.confinement import ConfigRoots, ConfinementError
+from tfo.config.errors import ConfigError
+from tfo.daemon import confinement
+from tfo.daemon.confinement import ConfigRoots, ConfinementError
 
 SECRETS = ("outside-secret-ws", "outside-secret-value", "evil-secret-ws", "resource \"null_resource\"")
 
@@ -84,10 +84,10 @@ def layout(tmp_path: Path) -> Layout:
 @pytest.fixture(autouse=True)
 def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
     """Every config and tfvars file that loading reads."""
-    import config.loader
+    import tfo.config.loader
 
     seen: list[Path] = []
-    real_yaml, real_tfvars = confinement.read_yaml, config.loader.read_tfvars
+    real_yaml, real_tfvars = confinement.read_yaml, tfo.config.loader.read_tfvars
 
     def read_yaml(path: Path) -> Any:
         seen.append(Path(path))
@@ -98,7 +98,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Path]]:
         return real_tfvars(path)
 
     monkeypatch.setattr(confinement, "read_yaml", read_yaml)
-    monkeypatch.setattr(config.loader, "read_tfvars", read_tfvars)
+    monkeypatch.setattr(tfo.config.loader, "read_tfvars", read_tfvars)
     yield seen
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.dag import Dag
-from config.durations import format_duration, parse_duration
-from config.errors import DependencyCycleError
+from tfo.config.dag import Dag
+from tfo.config.durations import format_duration, parse_duration
+from tfo.config.errors import DependencyCycleError
 
 Edges = dict[str, list[str]]
 

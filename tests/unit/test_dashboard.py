@@ -20,10 +20,10 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-import daemon.cli
-from config.drift_models import DriftReport, DriftStatus, Histogram, WorkspaceDrift
-from config.payloads import ChangeCounts, ResourceChange
-from daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
+import tfo.daemon.cli
+from tfo.config.drift_models import DriftReport, DriftStatus, Histogram, WorkspaceDrift
+from tfo.config.payloads import ChangeCounts, ResourceChange
+from tfo.daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DASHBOARD = DEPLOY / "grafana/dashboards/tfo-drift.json"
@@ -227,7 +227,7 @@ def test_dashboard_structure() -> None:
 
 
 def _metrics_port_default() -> int:
-    default = inspect.signature(daemon.cli.daemon_).parameters["metrics_port"].default
+    default = inspect.signature(tfo.daemon.cli.daemon_).parameters["metrics_port"].default
     assert isinstance(default, int)
     return default
 

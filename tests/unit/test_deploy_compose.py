@@ -21,7 +21,7 @@ import pytest
 import typer
 import yaml
 
-from daemon import cli
+from tfo.daemon import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

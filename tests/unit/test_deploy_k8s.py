@@ -32,9 +32,9 @@ import typer
 import yaml
 from prometheus_client import CollectorRegistry
 
-from config.loader import LoadedConfig, load_config
-from daemon import cli
-from daemon.metrics import MetricsServer
+from tfo.config.loader import LoadedConfig, load_config
+from tfo.daemon import cli
+from tfo.daemon.metrics import MetricsServer
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

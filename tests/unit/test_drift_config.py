@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from config.drift_config import AlertEvent
-from config.loader import load_config
-from daemon.main import run
+from tfo.config.drift_config import AlertEvent
+from tfo.config.loader import load_config
+from tfo.daemon.main import run
 
 MARK = "#<"
 

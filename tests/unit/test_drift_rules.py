@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from config.drift_config import AlertEvent, AlertsConfig
-from config.drift_models import (
+from tfo.config.drift_config import AlertEvent, AlertsConfig
+from tfo.config.drift_models import (
     RUN_DURATION_BUCKETS,
     AlertRequest,
     DriftStatus,
@@ -20,7 +20,7 @@ from config.drift_models import (
     RecordRun,
     WorkspaceDrift,
 )
-from config.payloads import (
+from tfo.config.payloads import (
     SENSITIVE,
     ChangeCounts,
     ResourceChange,
@@ -29,7 +29,7 @@ from config.payloads import (
     WorkspaceReport,
     WorkspaceStatus,
 )
-from workflows.drift_rules import (
+from tfo.workflows.drift_rules import (
     MAX_LISTED,
     classify,
     due_reminders,

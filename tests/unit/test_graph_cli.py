@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.main import run
+from tfo.daemon.main import run
 
 # A diamond plus a tail, listed out of order, with names that do not sort topologically.
 CONFIG = textwrap.dedent("""

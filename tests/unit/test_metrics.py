@@ -12,9 +12,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.drift_models import RUN_DURATION_BUCKETS, DriftReport, DriftStatus, Histogram, WorkspaceDrift
-from config.payloads import ChangeCounts, ResourceChange
-from daemon.metrics import TERRAFORM_BUCKETS, DriftCollector, MetricsServer, terraform_histogram
+from tfo.config.drift_models import RUN_DURATION_BUCKETS, DriftReport, DriftStatus, Histogram, WorkspaceDrift
+from tfo.config.payloads import ChangeCounts, ResourceChange
+from tfo.daemon.metrics import TERRAFORM_BUCKETS, DriftCollector, MetricsServer, terraform_histogram
 
 CHECKED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

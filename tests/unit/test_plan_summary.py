@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.plan_summary import action_of, summarize
+from tfo.activities.plan_summary import action_of, summarize
 
 
 def _rc(address: str, actions: list[str], mode: str = "managed") -> dict:
@@ -73,7 +73,7 @@ def test_action_of_rejects_reads_and_noops() -> None:
 
 
 def test_error_summary_prefers_the_error_with_a_location() -> None:
-    from activities.failures import error_summary
+    from tfo.activities.failures import error_summary
 
     text = (
         "Error: Terraform encountered problems during initialisation, including problems\n\n"

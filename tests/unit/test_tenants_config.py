@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from config.loader import load_config, snapshot
-from daemon.commands.worker import served_queues
-from daemon.main import run
+from tfo.config.loader import load_config, snapshot
+from tfo.daemon.commands.worker import served_queues
+from tfo.daemon.main import run
 
 MARK = "#<"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "original-schema" / "infra.yaml"

@@ -1,0 +1,147 @@
+"""What a plan says: resource changes with attribute-level diffs, outputs, checks,
+the baseline fingerprint and the changes that noise rules ignore.
+
+These models travel in workflow payloads, so every list here is bounded by the
+code that fills it (see the DIFF_* limits and activities/plan_summary.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SENSITIVE = "(sensitive)"
+UNKNOWN_AFTER_APPLY = "(known after apply)"
+
+# Bounds of an attribute-level diff in any payload; the full diff is in `tfo show`.
+DIFF_MAX_ATTRIBUTES = 50
+DIFF_MAX_VALUE_CHARS = 200
+DIFF_MAX_WORKSPACE_BYTES = 32 * 1024
+# Failed checks and ignored changes listed per workspace.
+MAX_CHECKS = 20
+MAX_IGNORED = 50
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class OutputValue(_Payload):
+    """A terraform output. Sensitive values are never carried: `value` is None."""
+
+    value: Any = None
+    sensitive: bool = False
+
+    def display(self) -> Any:
+        return SENSITIVE if self.sensitive else self.value
+
+
+class ChangeCounts(_Payload):
+    create: int = 0
+    update: int = 0
+    delete: int = 0
+    replace: int = 0
+
+    def total(self) -> int:
+        return self.create + self.update + self.delete + self.replace
+
+    def destructive(self) -> int:
+        return self.delete + self.replace
+
+
+class AttributeChange(_Payload):
+    """One attribute that differs: a dotted path (`ingress.0.cidr_blocks.1`) and both sides.
+
+    Values are masked (`(sensitive)`, `(known after apply)`) and cut to
+    DIFF_MAX_VALUE_CHARS characters; a cut string ends with `...`.
+    """
+
+    path: str
+    before: Any = None
+    after: Any = None
+
+
+class ResourceChange(_Payload):
+    """A resource that changes (or changed outside terraform), with its bounded diff.
+
+    `attributes` lists the attributes that differ; for a create or delete it is a
+    bounded summary or empty. `replace_paths` names what forces a replacement.
+    `truncated` says attributes were left out: the full diff is in `tfo show`.
+    """
+
+    address: str
+    action: str
+    attributes: list[AttributeChange] = Field(default_factory=list)
+    replace_paths: list[str] = Field(default_factory=list)
+    truncated: bool = False
+
+    def public_json(self) -> dict[str, Any]:
+        """The `--json` shape: address and action always, the diff where there is one."""
+        out: dict[str, Any] = {"address": self.address, "action": self.action}
+        out["attributes"] = [a.model_dump() for a in self.attributes]
+        if self.replace_paths:
+            out["replace_paths"] = self.replace_paths
+        if self.truncated:
+            out["truncated"] = True
+        return out
+
+
+class Baseline(_Payload):
+    """Short digests of what tfo controls in a workspace, at the time of a plan.
+
+    The drift ledger keeps the one of the last clean check or successful apply; a
+    later plan whose changes come with different digests is an unapplied change on
+    tfo's side (`pending`), not drift. `state` digests the resource addresses in
+    state: it tells a state edit from other drift. Sensitive inputs are digested by
+    reference, never by value.
+    """
+
+    code: str = ""
+    variables: str = ""
+    inputs: str = ""
+    versions: str = ""
+    state: str = ""
+
+    def changed_since(self, earlier: Baseline) -> list[str]:
+        """The tfo-side parts that differ from `earlier`, as drift causes."""
+        parts = ("code", "variables", "inputs", "versions")
+        return [part for part in parts if getattr(earlier, part) and getattr(self, part) != getattr(earlier, part)]
+
+
+class CheckResult(_Payload):
+    """A terraform `check` block or pre/postcondition that did not pass."""
+
+    address: str
+    status: str
+    messages: list[str] = Field(default_factory=list)
+
+
+class IgnoredChange(_Payload):
+    """A change that a `drift.ignore` rule (or terraform's relevance) silences."""
+
+    address: str
+    reason: str
+    drift: bool = False
+
+
+class PlanSummary(_Payload):
+    """What a saved plan would do, parsed from `terraform show -json`."""
+
+    changes: ChangeCounts = Field(default_factory=ChangeCounts)
+    resources: list[ResourceChange] = Field(default_factory=list)
+    output_changes: list[str] = Field(default_factory=list)
+    drift: list[ResourceChange] = Field(default_factory=list)
+    # Resources replaced only because they are tainted (a create or provisioner failed).
+    tainted: list[str] = Field(default_factory=list)
+    outputs: dict[str, OutputValue] = Field(default_factory=dict)
+    terraform_version: str = ""
+    baseline: Baseline | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    ignored: list[IgnoredChange] = Field(default_factory=list)
+    diff_truncated: bool = False
+
+    @property
+    def has_changes(self) -> bool:
+        return self.changes.total() > 0 or bool(self.output_changes)
+
