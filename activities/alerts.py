@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from tfo.config.drift_config import AlertEvent, expand_env
 from tfo.config.drift_models import AlertRequest, LedgerState, RecordRun, ledger_id
@@ -16,6 +17,8 @@ _TYPES = {
     AlertEvent.CHANGED: "warning",
     AlertEvent.RESOLVED: "success",
     AlertEvent.FAILURE: "failure",
+    AlertEvent.PENDING: "info",
+    AlertEvent.CHECK_FAILED: "warning",
 }
 
 
@@ -53,9 +56,28 @@ class DriftRecordActivities:
     async def record_run(self, rec: RecordRun) -> None:
         await self._client.start_workflow(
             "DriftLedgerWorkflow",
-            LedgerState(config=rec.config),
+            LedgerState(config=rec.config, lost_note=await self._lost_note(rec.config)),
             id=ledger_id(rec.config),
             task_queue=self._queue,
             start_signal="record",
             start_signal_args=[rec],
         )
+
+    async def _lost_note(self, config: str) -> str | None:
+        """Why a new ledger starts where one existed: never restart drift state silently."""
+        try:
+            desc = await self._client.get_workflow_handle(ledger_id(config)).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None
+            raise
+        status = desc.status
+        if status is None or status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW):
+            return None
+        when = desc.close_time.isoformat(timespec="seconds") if desc.close_time else "an unknown time"
+        note = (
+            f"the previous drift ledger of {config} ended ({status.name.lower()}) at {when}; "
+            "drift state, history and counters restarted from the next run"
+        )
+        activity.logger.error("%s", note)
+        return note

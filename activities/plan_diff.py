@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import json
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from tfo.config.payloads import (
@@ -94,13 +95,9 @@ def bound_workspace(resources: list[ResourceChange], budget: int = DIFF_MAX_WORK
     bases: list[int] = []
     prefixes: list[list[int]] = []
     for r in resources:
-        sizes = [_json_bytes(a) + 1 for a in r.attributes]  # +1: the separating comma
         bases.append(_json_bytes(r.model_copy(update={"attributes": []})))
-        running, prefix = 0, [0]
-        for size in sizes:
-            running += size
-            prefix.append(running)
-        prefixes.append(prefix)
+        # +1 per attribute for its separating comma: slightly over, never under.
+        prefixes.append([0, *accumulate(_json_bytes(a) + 1 for a in r.attributes)])
     overhead = sum(bases) + len(resources) + 1  # commas and brackets of the list
 
     def kept(cap: int) -> list[int]:
@@ -164,11 +161,11 @@ def _child_keys(before: Any, after: Any, unknown: Any) -> list[Key]:
     """The keys or indexes to descend into; none unless both sides are alike containers (or null)."""
     sides = (before, after)
     if all(v is None or isinstance(v, dict) for v in sides) and any(isinstance(v, dict) for v in (*sides, unknown)):
-        marks = unknown if isinstance(unknown, dict) else {}
-        return list(dict.fromkeys([*(before or {}), *(after or {}), *marks]))
+        unknown_keys = unknown if isinstance(unknown, dict) else {}
+        return list(dict.fromkeys([*(before or {}), *(after or {}), *unknown_keys]))
     if all(v is None or isinstance(v, list) for v in sides) and any(isinstance(v, list) for v in (*sides, unknown)):
-        marks = unknown if isinstance(unknown, list) else []
-        return list(range(max(len(before or []), len(after or []), len(marks))))
+        unknown_items = unknown if isinstance(unknown, list) else []
+        return list(range(max(len(before or []), len(after or []), len(unknown_items))))
     return []
 
 

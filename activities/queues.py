@@ -15,6 +15,25 @@ from temporalio.client import Client
 POLLER_FRESHNESS = timedelta(minutes=2)
 
 
+async def has_pollers(client: Client, queue: str, *, workflows: bool = False) -> bool:
+    """Whether a worker has recently polled `queue` for activity (or workflow) tasks."""
+    kind = TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW if workflows else TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
+            task_queue_type=kind,
+        )
+    )
+    now = datetime.now(UTC)
+    for poller in response.pollers:
+        if not poller.HasField("last_access_time"):
+            return True
+        if now - poller.last_access_time.ToDatetime(tzinfo=UTC) < POLLER_FRESHNESS:
+            return True
+    return False
+
+
 class QueueActivities:
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -22,17 +41,4 @@ class QueueActivities:
     @activity.defn(name="queue_has_pollers")
     async def queue_has_pollers(self, queue: str) -> bool:
         """Whether a worker has recently polled `queue` for activities."""
-        response = await self._client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=self._client.namespace,
-                task_queue=TaskQueue(name=queue, kind=TaskQueueKind.TASK_QUEUE_KIND_NORMAL),
-                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-            )
-        )
-        now = datetime.now(UTC)
-        for poller in response.pollers:
-            if not poller.HasField("last_access_time"):
-                return True
-            if now - poller.last_access_time.ToDatetime(tzinfo=UTC) < POLLER_FRESHNESS:
-                return True
-        return False
+        return await has_pollers(self._client, queue)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from tfo.config.errors import TerraformError
+from tfo.activities.binary_policy import check_binary
 
 MAX_CAPTURE = 64 * 1024
 
@@ -51,20 +50,15 @@ def terraform_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def resolve_binary(binary: str) -> str:
-    """An absolute path for `binary` (e.g. `terraform` or `tofu`).
+def resolve_binary(binary: str, *, cwd: Path | None = None) -> str:
+    """The real path to execute for `binary` (e.g. `terraform` or `tofu`), if this
+    worker allows it (see activities.binary_policy: the worker decides, not the payload).
 
     Raises:
-        TerraformError: it is not found.
+        TerraformError: it is not found, or this worker does not allow it
+            (`BinaryNotAllowedError`).
     """
-    if os.sep in binary:
-        if not os.access(binary, os.X_OK):
-            raise TerraformError(f"terraform binary {binary!r} is not an executable file")
-        return binary
-    found = shutil.which(binary)
-    if not found:
-        raise TerraformError(f"terraform binary {binary!r} not found on PATH")
-    return found
+    return check_binary(binary, cwd=cwd)
 
 
 def seconds_arg(value: timedelta) -> str:
@@ -148,7 +142,7 @@ class TerraformRunner:
         """Run one command to completion; stdout and stderr are captured."""
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            resolve_binary(binary),
+            resolve_binary(binary, cwd=cwd),
             *args,
             cwd=cwd,
             env=self._env,

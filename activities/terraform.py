@@ -21,6 +21,7 @@ from temporalio import activity
 from tfo.activities import apply_sentinel as sentinel
 from tfo.activities import workdir
 from tfo.activities.baseline import fingerprint
+from tfo.activities.binary_policy import BinaryNotAllowedError
 from tfo.activities.failures import classify, non_retryable
 from tfo.activities.plan_summary import redact_outputs, summarize
 from tfo.activities.runner import (
@@ -69,10 +70,22 @@ class TerraformActivities:
                 ws.binary, args, cwd=Path(cwd or ws.dir), heartbeat=lambda: _heartbeat(args[0], ws.name)
             )
         except TerraformError as exc:
-            raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
+            raise _binary_error(ws, exc) from None
+
+    def _allowed(self, ws: WorkspaceSpec) -> str:
+        """The real path of the workspace's binary, refused before anything runs unless
+        this worker allows it (the payload does not decide what a worker executes)."""
+        try:
+            return resolve_binary(ws.binary, cwd=Path(ws.dir))
+        except TerraformError as exc:
+            raise _binary_error(ws, exc) from None
 
     async def _read_outputs(self, binary: str, directory: str) -> dict[str, Any]:
-        result = await self._runner.run(binary, output_args(), cwd=Path(directory))
+        try:
+            result = await self._runner.run(binary, output_args(), cwd=Path(directory))
+        except TerraformError as exc:
+            kind = ErrorType.BINARY_NOT_ALLOWED if isinstance(exc, BinaryNotAllowedError) else ErrorType.BINARY_MISSING
+            raise non_retryable(f"{Path(directory).name}: {exc}", kind) from None
         if result.returncode != 0:
             raise classify(result, workspace=Path(directory).name)
         return json.loads(result.stdout or "{}")
@@ -82,6 +95,7 @@ class TerraformActivities:
         ws = req.workspace
         if not Path(ws.dir).is_dir():
             raise non_retryable(f"{ws.name}: dir {ws.dir} does not exist", ErrorType.CONFIG)
+        self._allowed(ws)
         run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
         var_file = run_dir / "vars.tfvars.json"
         plan_file = workdir.plan_path(req.state_dir, req.run_id, ws.name)
@@ -163,15 +177,13 @@ class TerraformActivities:
             workdir.write_private(marker, json.dumps({**recorded, "validated": fingerprint}))
 
     def _fingerprint(self, ws: WorkspaceSpec) -> str:
-        try:
-            binary = resolve_binary(ws.binary)
-        except TerraformError as exc:
-            raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
+        binary = self._allowed(ws)
         return workdir.init_fingerprint(Path(ws.dir), binary, self._runner.env)
 
     @activity.defn(name="apply_workspace")
     async def apply_workspace(self, req: ApplyRequest) -> ApplyResult:
         ws = req.workspace
+        self._allowed(ws)
         plan_file = Path(req.state_dir) / req.plan_file
         run_dir = plan_file.parent
         applied = run_dir / "apply.done"
@@ -238,10 +250,7 @@ class TerraformActivities:
     async def _start_apply(
         self, ws: WorkspaceSpec, plan_file: Path, rc_file: Path, log_file: Path, req: ApplyRequest
     ) -> None:
-        try:
-            binary = resolve_binary(ws.binary)
-        except TerraformError as exc:
-            raise non_retryable(f"{ws.name}: {exc}", ErrorType.BINARY_MISSING) from None
+        binary = self._allowed(ws)
         args = apply_args(plan_file=plan_file, lock_timeout=req.settings.lock_timeout)
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -288,6 +297,11 @@ class TerraformActivities:
                 )
         self._runner.finished("apply", time.monotonic() - began)
         return int(rc_file.read_text().strip() or "1")
+
+
+def _binary_error(ws: WorkspaceSpec, exc: TerraformError) -> Exception:
+    kind = ErrorType.BINARY_NOT_ALLOWED if isinstance(exc, BinaryNotAllowedError) else ErrorType.BINARY_MISSING
+    return non_retryable(f"{ws.name}: {exc}", kind)
 
 
 def _marker_plan(path: Path) -> str | None:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfo.config.drift_config import AlertEvent, AlertsConfig
-from tfo.config.payloads import ChangeCounts, ResourceChange, RunReport
+from tfo.config.payloads import Baseline, ChangeCounts, CheckResult, IgnoredChange, ResourceChange, RunReport
 
 # Buckets of tfo_run_duration_seconds, in seconds.
 RUN_DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -19,22 +19,67 @@ class _Payload(BaseModel):
 
 
 class DriftStatus(StrEnum):
+    """A workspace's drift status.
+
+    clean: the plan has no changes. drifted: something outside tfo's inputs changed.
+    pending: the changes follow from a change on tfo's side since the baseline
+    (unapplied changes). errored: the check failed. unknown: the check could not
+    reach the workspace (an upstream failed or was skipped); never shown as clean.
+    """
+
     CLEAN = "clean"
     DRIFTED = "drifted"
+    PENDING = "pending"
     ERRORED = "errored"
+    UNKNOWN = "unknown"
 
 
-# What a change is, as far as the terraform version can tell:
-# out_of_band: terraform (>= 1.1) reported resource_drift;
-# config: resource changes with no resource_drift reported by terraform >= 1.1;
+# Why a plan has changes, most telling first:
+# out_of_band: terraform lists resource_drift (a change made outside terraform);
+# state: nothing on tfo's side changed and no resource drift is listed, but the
+#   plan changes (state edited or removed);
+# code, variables, inputs, versions: that part of the baseline changed;
 # outputs_only: only output values change;
-# unknown: resource changes on terraform 1.0, which cannot tell config from drift.
-ChangeCause = Literal["out_of_band", "config", "outputs_only", "unknown"]
+# unknown: no baseline yet, and terraform cannot tell (no resource drift listed).
+ChangeCause = Literal["out_of_band", "state", "code", "variables", "inputs", "versions", "outputs_only", "unknown"]
+CAUSE_ORDER: tuple[str, ...] = ("out_of_band", "state", "code", "variables", "inputs", "versions", "outputs_only")
+# Transitions kept per workspace, and in the whole ledger (oldest dropped first).
+MAX_TRANSITIONS = 20
+MAX_LEDGER_TRANSITIONS = 4000
+
+
+class Transition(_Payload):
+    """A change of a workspace's drift status."""
+
+    at: str
+    from_status: DriftStatus | None = None
+    to_status: DriftStatus
+    causes: list[str] = Field(default_factory=list)
+    run_id: str = ""
+
+    def public_json(self) -> dict[str, object]:
+        return {
+            "at": self.at,
+            "from": self.from_status.value if self.from_status else None,
+            "to": self.to_status.value,
+            "causes": self.causes,
+            "run_id": self.run_id,
+        }
 
 
 class WorkspaceDrift(_Payload):
     status: DriftStatus
-    cause: ChangeCause | None = None
+    cause: str | None = None  # the main one of `causes` (a ChangeCause)
+    causes: list[str] = Field(default_factory=list)
+    # Why an unknown workspace was not checked, e.g. "upstream vpc did not succeed".
+    reason: str | None = None
+    # When the current status began; it survives restarts (the ledger is durable).
+    since: str | None = None
+    baseline: Baseline | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    ignored: list[IgnoredChange] = Field(default_factory=list)
+    diff_truncated: bool = False
+    terraform_version: str | None = None
     changes: ChangeCounts = Field(default_factory=ChangeCounts)
     resources: list[ResourceChange] = Field(default_factory=list)
     drift: list[ResourceChange] = Field(default_factory=list)
@@ -50,6 +95,7 @@ class WorkspaceDrift(_Payload):
     # seen again after a failed check is not announced as new.
     settled_status: DriftStatus | None = None
     settled_fingerprint: str = ""
+    settled_since: str | None = None
 
     def fingerprint(self) -> str:
         """What makes two drifted results "the same drift"."""
@@ -90,6 +136,9 @@ class RecordRun(_Payload):
     ui_url: str | None = None
     namespace: str = "default"
     duration_seconds: float = 0.0
+    # A large run arrives in parts (report.workspaces split); the run counts once.
+    part: int = 0
+    parts: int = 1
 
 
 class LedgerState(_Payload):
@@ -103,6 +152,9 @@ class LedgerState(_Payload):
     alerts: AlertsConfig | None = None
     alerts_sent: int = 0
     records: int = 0
+    history: dict[str, list[Transition]] = Field(default_factory=dict)
+    # Set when this ledger replaced one that Temporal terminated or that went missing.
+    lost_note: str | None = None
 
 
 class DriftReport(_Payload):
@@ -114,6 +166,14 @@ class DriftReport(_Payload):
     run_durations: dict[str, Histogram] = Field(default_factory=dict)
     alerts_pending: int = 0
     alerts_sent: int = 0
+    lost_note: str | None = None
+
+
+class HistoryReport(_Payload):
+    """The `history` query answer: transitions per workspace."""
+
+    config: str
+    workspaces: dict[str, list[Transition]] = Field(default_factory=dict)
 
 
 def ledger_id(config: str) -> str:

@@ -62,6 +62,7 @@ class ErrorType:
 
     CONFIG = "ConfigError"
     BINARY_MISSING = "TerraformBinaryMissing"
+    BINARY_NOT_ALLOWED = "TerraformBinaryNotAllowed"
     INVALID = "TerraformInvalid"
     MISSING_VARIABLE = "MissingVariable"
     MISSING_OUTPUT = "MissingOutput"

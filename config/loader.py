@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -63,17 +64,22 @@ class LoadedConfig:
         return sorted({workspace_queue(self.config, ws) for ws in self.config.workspaces})
 
 
-def load_config(path: Path) -> LoadedConfig:
+def load_config(path: Path, *, check_files: bool = True) -> LoadedConfig:
     """Read, parse and validate a config file.
+
+    Args:
+        check_files: Also check the workspace dirs and tfvars files. Commands that
+            only read Temporal (`tfo drift`) pass False: a missing dir must not hide
+            the drift state of every other workspace.
 
     Raises:
         ConfigError: anything is wrong; the message names file, line and workspace.
     """
     doc = read_yaml(path)
-    return validate_document(doc, path)
+    return validate_document(doc, path, check_files=check_files)
 
 
-def validate_document(doc: YamlDocument, path: Path) -> LoadedConfig:
+def validate_document(doc: YamlDocument, path: Path, *, check_files: bool = True) -> LoadedConfig:
     """Validate already-parsed YAML data as infra.yaml."""
     source = str(path)
     if not isinstance(doc.data, dict):
@@ -91,7 +97,8 @@ def validate_document(doc: YamlDocument, path: Path) -> LoadedConfig:
     check_tenants(config, doc, source)
     check_drift_sections(config, doc, source)
     loaded = LoadedConfig(config=config, path=path, root=root, dag=dag)
-    _check_files(loaded, doc, source)
+    if check_files:
+        _check_files(loaded, doc, source)
     return loaded
 
 
@@ -113,7 +120,7 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
                 operations=ws.operations,
                 binary=ws.binary or cfg.terraform.binary,
                 task_queue=workspace_queue(cfg, ws),
-                lock_key=lock_key(directory, ws.name),
+                lock_key=lock_key(directory),
                 drift_ignore=[
                     rule for rule in cfg.drift.ignore if any(fnmatchcase(ws.name, g) for g in rule.workspaces)
                 ],
@@ -138,11 +145,18 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
     )
 
 
-def lock_key(directory: Path, name: str) -> str:
-    """The workspace's mutual-exclusion key: its real directory, so that two configs
-    pointing at one state also exclude each other."""
-    digest = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
-    return f"{name}-{digest}"
+def lock_key(directory: Path) -> str:
+    """The workspace's mutual-exclusion key: the state it works on, not its name.
+
+    Two workspaces (of one config or of two) on one directory share its state, so
+    they share one lock. The key is the real directory; with a remote backend the
+    state address would refine it, but reading it needs the backend block parsed
+    (and `-backend-config` files), so one directory is one lock: safe, if coarse.
+    """
+    real = directory.resolve()
+    digest = hashlib.sha256(str(real).encode()).hexdigest()[:16]
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", real.name).strip("-.")[:40] or "root"
+    return f"{label}-{digest}"
 
 
 def _kind(value: Any) -> str:

@@ -93,6 +93,27 @@ WorkspacesOpt = Annotated[
 ParallelismOpt = Annotated[int | None, typer.Option("--parallelism", min=1, help="Workspaces run at once.")]
 LocalWorkerOpt = Annotated[bool, typer.Option("--local-worker", help="In client mode, also run a worker here.")]
 RunIdArg = Annotated[str, typer.Argument(help="The run ID that plan/apply printed.", show_default=False)]
+AllowBinaryOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-binary",
+        help="Also let this worker run this terraform/tofu binary (repeatable). Env: TFO_ALLOWED_BINARIES.",
+    ),
+]
+
+
+def _allow_config_binaries(config: Path) -> None:
+    """An in-process worker runs the binaries of the config it was started with, and no
+    binary a workflow payload names on its own (activities.binary_policy)."""
+    from tfo.activities.binary_policy import allow_config
+
+    allow_config(config)
+
+
+def _allow_binaries(binaries: list[str] | None) -> None:
+    from tfo.activities.binary_policy import allow_binaries
+
+    allow_binaries(binaries or [], base=Path.cwd())
 
 
 def _conn(address: str | None, namespace: str | None, cert: Path | None, key: Path | None, ca: Path | None):
@@ -118,6 +139,8 @@ def plan(
 ) -> int:
     """Plan the DAG. Exit 0: no changes; 2: changes; 1: something failed."""
     from tfo.daemon.commands.run import RunOptions, run_command
+
+    _allow_config_binaries(config)
 
     opts = RunOptions(
         mode="plan",
@@ -149,6 +172,8 @@ def apply(
 ) -> int:
     """Plan, wait for approval, then apply in DAG order. Exit 0 on success, 1 otherwise."""
     from tfo.daemon.commands.run import RunOptions, run_command
+
+    _allow_config_binaries(config)
 
     opts = RunOptions(
         mode="apply",
@@ -283,6 +308,7 @@ def worker(
     ] = None,
     metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics, /healthz, /readyz.")] = 9464,
     metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics server binds.")] = "0.0.0.0",
+    allow_binary: AllowBinaryOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     tls_cert: TlsCertOpt = None,
@@ -291,6 +317,8 @@ def worker(
 ) -> int:
     """Run a worker against a Temporal server: for scale-out, or per account with --task-queue."""
     from tfo.daemon.commands.worker import worker as run
+
+    _allow_binaries(allow_binary)
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
     return run(
@@ -313,6 +341,7 @@ def daemon_(
     ] = None,
     task_queue: Annotated[list[str] | None, typer.Option("--task-queue", help="Extra queue(s) to serve.")] = None,
     ui_url: Annotated[str | None, typer.Option("--ui-url", help="Temporal UI base URL for alert links.")] = None,
+    allow_binary: AllowBinaryOpt = None,
     state_dir: StateDirOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
@@ -322,6 +351,9 @@ def daemon_(
 ) -> int:
     """Run workers, drift schedules, metrics and alerts until SIGTERM."""
     from tfo.daemon.commands.daemon import daemon as run
+
+    _allow_config_binaries(config)
+    _allow_binaries(allow_binary)
 
     return run(
         config,
@@ -336,8 +368,9 @@ def daemon_(
 
 
 @app.command(cls=TfoCommand)
-def drift(
-    config: ConfigArg,
+def show(
+    run_id: RunIdArg,
+    workspace: Annotated[list[str] | None, typer.Option("-w", "--workspace", help="Only these workspaces.")] = None,
     as_json: JsonOpt = False,
     state_dir: StateDirOpt = None,
     address: AddressOpt = None,
@@ -346,10 +379,31 @@ def drift(
     tls_key: TlsKeyOpt = None,
     tls_ca: TlsCaOpt = None,
 ) -> int:
-    """Show the latest drift report of each workspace."""
+    """Show a run's planned changes: terraform's saved plan while it exists, else the run's diff."""
+    from tfo.daemon.commands.show import show as run
+
+    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    return run(run_id, conn, workspaces=workspace or [], state_dir=state_dir, as_json=as_json)
+
+
+@app.command(cls=TfoCommand)
+def drift(
+    config: ConfigArg,
+    as_json: JsonOpt = False,
+    history: Annotated[bool, typer.Option("--history", help="Show each workspace's status transitions.")] = False,
+    workspace: Annotated[list[str] | None, typer.Option("-w", "--workspace", help="Only these workspaces.")] = None,
+    state_dir: StateDirOpt = None,
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
+    tls_cert: TlsCertOpt = None,
+    tls_key: TlsKeyOpt = None,
+    tls_ca: TlsCaOpt = None,
+) -> int:
+    """Show the latest drift report of each workspace, or with --history its transitions."""
     from tfo.daemon.commands.drift import drift as run
 
-    return run(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir, as_json=as_json)
+    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    return run(config, conn, state_dir=state_dir, as_json=as_json, history=history, workspaces=workspace)
 
 
 class ScheduleAction(StrEnum):
@@ -416,6 +470,12 @@ def mcp_(
             "--state-dir", help="tfo's state dir (default: .tfo under the first config root). Env: TFO_STATE_DIR."
         ),
     ] = None,
+    max_inline_workspaces: Annotated[
+        int, typer.Option("--max-inline-workspaces", min=1, help="The most workspaces an inline config may have.")
+    ] = 50,
+    max_inline_bytes: Annotated[
+        int, typer.Option("--max-inline-bytes", min=1, help="The largest inline config accepted, in bytes.")
+    ] = 64 * 1024,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
     tls_cert: TlsCertOpt = None,
@@ -426,4 +486,11 @@ def mcp_(
     from tfo.daemon.commands.mcp import mcp as run
 
     conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
-    return run(config_root or [Path.cwd()], conn, allow_apply=allow_apply, state_dir=state_dir)
+    return run(
+        config_root or [Path.cwd()],
+        conn,
+        allow_apply=allow_apply,
+        state_dir=state_dir,
+        max_inline_workspaces=max_inline_workspaces,
+        max_inline_bytes=max_inline_bytes,
+    )

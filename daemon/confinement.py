@@ -41,6 +41,16 @@ ALLOWED_BINARIES = frozenset({"terraform", "tofu"})
 _SHOWN = 160
 
 
+@dataclass(frozen=True)
+class InlineLimits:
+    """How large an agent's inline config may be (`tfo mcp --max-inline-workspaces`,
+    `--max-inline-bytes`): each workspace is a terraform run on this host, and the
+    config travels in every run's payload."""
+
+    max_workspaces: int = 50
+    max_bytes: int = 64 * 1024
+
+
 class ConfinementError(TfoError):
     """A path or inline config reaches outside the config roots, or breaks an inline rule."""
 
@@ -154,7 +164,9 @@ def load_file(roots: ConfigRoots, raw_path: str) -> LoadedConfig:
     return _validate(roots, doc, path, inline=False)
 
 
-def load_inline(roots: ConfigRoots, config: Mapping[str, Any] | str) -> LoadedConfig:
+def load_inline(
+    roots: ConfigRoots, config: Mapping[str, Any] | str, limits: InlineLimits | None = None
+) -> LoadedConfig:
     """Validate an inline config exactly like a file at `<first root>/<inline config>`.
 
     Relative paths in it are relative to the first root.
@@ -163,12 +175,20 @@ def load_inline(roots: ConfigRoots, config: Mapping[str, Any] | str) -> LoadedCo
         ConfinementError: a path it names is outside the roots, or it breaks an inline rule.
         ConfigError: the config is invalid.
     """
+    limits = limits or InlineLimits()
     virtual = roots.primary / INLINE_FILENAME
     if isinstance(config, str):
         raw = config.encode("utf-8", errors="replace")
     elif isinstance(config, Mapping):
+        import json
+
         import yaml
 
+        try:  # a cheap size check before the (slower) YAML dump
+            measured = len(json.dumps(config, default=str).encode())
+        except (TypeError, ValueError, RecursionError):
+            raise ConfinementError("the inline config cannot be read as JSON data") from None
+        _check_size(measured, limits)
         try:
             raw = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True).encode()
         except RecursionError:
@@ -179,10 +199,25 @@ def load_inline(roots: ConfigRoots, config: Mapping[str, Any] | str) -> LoadedCo
         raise ConfinementError("config must be a mapping (or YAML text)")
     if "\0" in raw.decode("utf-8", errors="replace"):
         raise ConfinementError("the inline config contains a NUL byte")
+    _check_size(len(raw), limits)
     doc = parse_yaml(raw, source=str(virtual))
+    workspaces = doc.data.get("workspaces") if isinstance(doc.data, dict) else None
+    if isinstance(workspaces, list) and len(workspaces) > limits.max_workspaces:
+        raise ConfinementError(
+            f"the inline config has {len(workspaces)} workspaces; this server allows at most "
+            f"{limits.max_workspaces} (tfo mcp --max-inline-workspaces): use a config file for larger stacks"
+        )
     loaded = _validate(roots, doc, virtual, inline=True)
     name = _inline_name(loaded.config.name or roots.primary.name)
     return dataclasses.replace(loaded, config=loaded.config.model_copy(update={"name": name}))
+
+
+def _check_size(size: int, limits: InlineLimits) -> None:
+    if size > limits.max_bytes:
+        raise ConfinementError(
+            f"the inline config is {size} bytes; this server allows at most {limits.max_bytes} "
+            "(tfo mcp --max-inline-bytes): use a config file for larger stacks"
+        )
 
 
 def _inline_name(base: str) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from tfo.config.drift_models import DriftReport, ledger_id
+from tfo.config.drift_models import DriftReport, HistoryReport, ledger_id
 from tfo.config.errors import RunError
 
 
@@ -23,3 +23,18 @@ async def fetch_report(client: Client, config: str, *, timeout: timedelta = time
     except WorkflowQueryFailedError as exc:
         raise RunError(f"cannot read the drift report of {config}: {exc}") from None
     return report
+
+
+async def fetch_history(
+    client: Client, config: str, *, timeout: timedelta = timedelta(seconds=5)
+) -> HistoryReport | None:
+    """The recorded status transitions, or None if this config was never checked."""
+    handle = client.get_workflow_handle(ledger_id(config))
+    try:
+        return await handle.query("history", result_type=HistoryReport, rpc_timeout=timeout)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise RunError(f"cannot read the drift history of {config}: {exc.message}") from None
+    except WorkflowQueryFailedError as exc:
+        raise RunError(f"cannot read the drift history of {config}: {exc}") from None

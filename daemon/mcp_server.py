@@ -35,11 +35,13 @@ from tfo.daemon.mcp_tools import McpOptions, TfoTools, WorkerPool
 from tfo.daemon.mcp_views import (
     CancelResult,
     DriftView,
+    PlanDiffView,
     RunList,
     RunView,
     StartedRun,
     WorkflowList,
     drift_text,
+    plan_diff_text,
     run_text,
     runs_text,
     started_text,
@@ -177,6 +179,15 @@ def build_server(tools: TfoTools, roots: ConfigRoots) -> MCPServer:
         """A run's status: per workspace its status, changes, resources, outputs (sensitive ones hidden)
         and error; the same shape as `tfo plan --json`, plus done and the next step."""
         return await _tool_result(tools.get_workflow_status(workflow_id), run_text)
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_plan_diff(
+        workflow_id: WorkflowId,
+        workspace: Annotated[str | None, Field(description="Only this workspace; default all.")] = None,
+    ) -> Annotated[CallToolResult, PlanDiffView]:
+        """A run's attribute-level diff per workspace (path, before, after), bounded and with every
+        sensitive value shown as "(sensitive)"; the same diff as `tfo show RUN_ID`."""
+        return await _tool_result(tools.get_plan_diff(workflow_id, workspace), plan_diff_text)
 
     @server.tool(annotations=READ_ONLY)
     async def get_drift_report(config_path: ConfigPath) -> Annotated[CallToolResult, DriftView]:

@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,12 @@ from tfo.config.errors import RunError
 from tfo.config.loader import LoadedConfig
 from tfo.config.payloads import Mode, RunReport, RunStatus
 from tfo.daemon import confinement, runs
-from tfo.daemon.confinement import ConfigRoots, ConfinementError
+from tfo.daemon.confinement import ConfigRoots, ConfinementError, InlineLimits
 from tfo.daemon.mcp_views import (
     CancelResult,
     DriftView,
     InputView,
+    PlanDiffView,
     RunList,
     RunSummary,
     RunView,
@@ -38,6 +39,7 @@ from tfo.daemon.mcp_views import (
     StartedRun,
     WorkflowList,
     WorkspaceView,
+    plan_diff_view,
     run_view,
 )
 
@@ -111,6 +113,7 @@ class McpOptions:
     roots: ConfigRoots
     state_dir: Path
     allow_apply: bool = False
+    inline_limits: InlineLimits = field(default_factory=InlineLimits)
 
 
 class TfoTools:
@@ -128,7 +131,7 @@ class TfoTools:
         if config_path is not None and config is not None:
             raise ConfinementError("give either config_path or config, not both")
         if config is not None:
-            return confinement.load_inline(self._roots, config)
+            return confinement.load_inline(self._roots, config, self._options.inline_limits)
         if config_path is None:
             raise ConfinementError("config_path is required (or an inline config)")
         return confinement.load_file(self._roots, config_path)
@@ -245,6 +248,12 @@ class TfoTools:
             await self._pool.ensure([str(q) for q in queues] + [desc.task_queue])
         report = await self._report(workflow_id, desc)
         return run_view(report)
+
+    async def get_plan_diff(self, workflow_id: str, workspace: str | None) -> PlanDiffView:
+        report = await self._report(workflow_id, await self._describe(workflow_id))
+        if workspace is not None and workspace not in report.workspaces:
+            raise RunError(f"run {workflow_id} has no workspace {confinement.shown(workspace)}")
+        return plan_diff_view(report, workspace)
 
     async def _report(self, workflow_id: str, desc: WorkflowExecutionDescription) -> RunReport:
         if desc.status in _CLOSED:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tfo.config.payloads import Mode, RunReport, RunStatus
+from tfo.daemon.plan_text import plan_text
 
 _DONE = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.REJECTED}
 
@@ -62,9 +63,30 @@ class ChangesView(BaseModel):
     replace: int = 0
 
 
+class AttributeView(BaseModel):
+    path: str = Field(description="Dotted, with list indexes: ingress.0.cidr_blocks.1, tags.owner.")
+    before: Any = Field(default=None, description='"(sensitive)" and "(known after apply)" stand in for values.')
+    after: Any = None
+
+
 class ResourceView(BaseModel):
     address: str
     action: str
+    attributes: list[AttributeView] = Field(default_factory=list, description="At most 50, values cut to 200 chars.")
+    replace_paths: list[str] = Field(default_factory=list, description="The attributes that force a replacement.")
+    truncated: bool = Field(default=False, description="The full diff is in `tfo show RUN_ID` / get_plan_diff.")
+
+
+class CheckView(BaseModel):
+    address: str
+    status: str
+    messages: list[str] = Field(default_factory=list)
+
+
+class IgnoredView(BaseModel):
+    address: str
+    reason: str
+    drift: bool = False
 
 
 class WorkspaceRunView(BaseModel):
@@ -73,6 +95,11 @@ class WorkspaceRunView(BaseModel):
     resources: list[ResourceView]
     outputs: dict[str, Any] = Field(description='Sensitive values show as "(sensitive)".')
     error: str | None = None
+    detail: str | None = Field(default=None, description="Why a workspace waits or was skipped.")
+    drift: list[ResourceView] = Field(default_factory=list, description="Changed outside terraform.")
+    output_changes: list[str] = Field(default_factory=list)
+    checks: list[CheckView] = Field(default_factory=list, description="Failing terraform check blocks.")
+    diff_truncated: bool = False
 
 
 class RunView(BaseModel):
@@ -86,11 +113,19 @@ class RunView(BaseModel):
     config: str = ""
     done: bool
     next_step: str | None = None
+    plan_text: str | None = Field(default=None, description="The readable diff, while the run waits for approval.")
 
 
 class DriftWorkspaceView(BaseModel):
-    status: str
+    status: str = Field(description="clean, drifted, pending (unapplied changes), errored or unknown.")
     cause: str | None = None
+    causes: list[str] = Field(default_factory=list)
+    reason: str | None = Field(default=None, description="Why an unknown workspace was not checked.")
+    since: str | None = Field(default=None, description="When the current status began.")
+    checks: list[CheckView] = Field(default_factory=list)
+    ignored: list[IgnoredView] = Field(default_factory=list)
+    diff_truncated: bool = False
+    terraform_version: str | None = None
     checked_at: str
     age_seconds: int
     changes: ChangesView
@@ -110,6 +145,24 @@ class DriftView(BaseModel):
     workspaces: dict[str, DriftWorkspaceView]
     alerts_pending: int
     alerts_sent: int
+    lost_note: str | None = None
+
+
+class PlanDiffWorkspace(BaseModel):
+    status: str
+    resources: list[ResourceView]
+    drift: list[ResourceView]
+    output_changes: list[str]
+    diff_truncated: bool = False
+
+
+class PlanDiffView(BaseModel):
+    """A run's bounded attribute-level diff; sensitive values never appear."""
+
+    run_id: str
+    status: str
+    workspaces: dict[str, PlanDiffWorkspace]
+    text: str = Field(description="The same diff as text, as `tfo show` prints it.")
 
 
 class RunSummary(BaseModel):
@@ -139,7 +192,23 @@ def run_view(report: RunReport) -> RunView:
     elif not done:
         next_step = "Poll again: the run is still going."
     fields = {**report.public_json(), "config": report.config, "done": done, "next_step": next_step}
+    if report.status == RunStatus.AWAITING_APPROVAL:
+        fields["plan_text"] = plan_text(report)
     return RunView.model_validate(fields)
+
+
+def plan_diff_view(report: RunReport, workspace: str | None) -> PlanDiffView:
+    public = report.public_json()["workspaces"]
+    names = [n for n in public if workspace is None or n == workspace]
+    workspaces = {
+        n: PlanDiffWorkspace.model_validate({k: public[n][k] for k in PlanDiffWorkspace.model_fields}) for n in names
+    }
+    text = plan_text(report, max_lines=None, workspaces=names)
+    return PlanDiffView(run_id=report.run_id, status=report.status.value, workspaces=workspaces, text=text)
+
+
+def plan_diff_text(view: PlanDiffView) -> str:
+    return view.text
 
 
 # -- readable text ------------------------------------------------------------
@@ -177,6 +246,8 @@ def run_text(view: RunView) -> str:
             line += f" - {ws.error}"
         lines.append(line)
         lines.extend(f"      {r.action:8} {r.address}" for r in ws.resources)
+    if view.plan_text:
+        lines.append(view.plan_text)
     if view.next_step:
         lines.append(view.next_step)
     return "\n".join(lines)
@@ -188,8 +259,10 @@ def drift_text(view: DriftView) -> str:
     lines = [f"{view.config}: latest drift check of each workspace"]
     for name, ws in view.workspaces.items():
         line = f"  {name}: {ws.status} {ws.age_seconds}s ago {_changes(ws.changes)}"
-        if ws.cause:
-            line += f" ({ws.cause.replace('_', ' ')})"
+        if ws.causes:
+            line += f" ({', '.join(c.replace('_', ' ') for c in ws.causes)})"
+        if ws.reason:
+            line += f" - {ws.reason}"
         if ws.at_risk:
             line += f" at risk from {', '.join(ws.at_risk_from)}"
         if ws.error:

@@ -35,7 +35,9 @@ class DriftCollector:
 
     def collect(self) -> Iterable[Metric]:
         drifted = GaugeMetricFamily(
-            "tfo_workspace_drifted", "1 if the workspace drifted at its last check", labels=["config", "workspace"]
+            "tfo_workspace_drifted",
+            "1 if the workspace drifted (changed outside tfo's inputs) at its last check",
+            labels=["config", "workspace"],
         )
         changes = GaugeMetricFamily(
             "tfo_workspace_resource_changes",
@@ -50,6 +52,16 @@ class DriftCollector:
         last = GaugeMetricFamily(
             "tfo_workspace_last_check_timestamp_seconds", "Unix time of the last check", labels=["config", "workspace"]
         )
+        since = GaugeMetricFamily(
+            "tfo_workspace_status_since_timestamp_seconds",
+            "Unix time when the workspace's current drift status began",
+            labels=["config", "workspace"],
+        )
+        checks_failed = GaugeMetricFamily(
+            "tfo_workspace_checks_failed",
+            "Terraform check blocks and conditions failing at the last check",
+            labels=["config", "workspace"],
+        )
         checks = CounterMetricFamily(
             "tfo_drift_checks", "Drift checks by result", labels=["config", "workspace", "result"]
         )
@@ -63,6 +75,8 @@ class DriftCollector:
                 for value in DriftStatus:
                     status.add_metric([*labels, value.value], 1.0 if ws.status == value else 0.0)
                 last.add_metric(labels, datetime.fromisoformat(ws.checked_at).timestamp())
+                since.add_metric(labels, datetime.fromisoformat(ws.since or ws.checked_at).timestamp())
+                checks_failed.add_metric(labels, float(len(ws.checks)))
             for name, counts in sorted(report.checks_total.items()):
                 for result, count in sorted(counts.items()):
                     checks.add_metric([report.config, name, result], float(count))
@@ -70,7 +84,7 @@ class DriftCollector:
                 buckets = [(str(bound), float(n)) for bound, n in zip(RUN_DURATION_BUCKETS, hist.buckets, strict=True)]
                 buckets.append(("+Inf", float(hist.count)))
                 durations.add_metric([report.config, mode], buckets, hist.total)
-        yield from (drifted, changes, status, last, checks, durations)
+        yield from (drifted, changes, status, last, since, checks_failed, checks, durations)
 
 
 def terraform_histogram(registry: CollectorRegistry) -> Histogram:

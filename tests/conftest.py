@@ -29,7 +29,15 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Terraform]:
     binary = os.environ.get("TFO_TEST_TERRAFORM") or str(pinned_terraform())
     previous = os.environ.get("TF_CLI_CONFIG_FILE")
     os.environ["TF_CLI_CONFIG_FILE"] = str(cli_config)
+    # Workers run only binaries their operator allowed (activities.binary_policy): the
+    # tests' workers, in-process and spawned, are told about the pinned one.
+    allowed = os.environ.get("TFO_ALLOWED_BINARIES")
+    os.environ["TFO_ALLOWED_BINARIES"] = os.pathsep.join(filter(None, [binary, allowed]))
     yield Terraform(binary=binary, cli_config=cli_config)
+    if allowed is None:
+        os.environ.pop("TFO_ALLOWED_BINARIES", None)
+    else:
+        os.environ["TFO_ALLOWED_BINARIES"] = allowed
     if previous is None:
         os.environ.pop("TF_CLI_CONFIG_FILE", None)
     else:

@@ -18,11 +18,14 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from tfo.config.drift_config import AlertEvent
-    from tfo.config.drift_models import AlertRequest, DriftReport, LedgerState, RecordRun
+    from tfo.config.drift_models import AlertRequest, DriftReport, HistoryReport, LedgerState, RecordRun
     from tfo.workflows import drift_rules
+    from tfo.workflows.drift_alerts import make_alert
 
-# Continue as new well before Temporal's 10,240-event warning.
+# Continue as new well before Temporal's 10,240-event warning and its 50 MB history
+# limit (at 10 MB, Temporal itself starts warning).
 HISTORY_LIMIT = 4000
+HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
 APPLIED_AT = "applied_at"
 ALERT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5))
 
@@ -50,7 +53,14 @@ class DriftLedgerWorkflow:
             run_durations=s.run_durations,
             alerts_pending=len(s.outbox),
             alerts_sent=s.alerts_sent,
+            lost_note=s.lost_note,
         )
+
+    @workflow.query(name="history")
+    def history(self) -> HistoryReport | None:
+        if self._state is None:
+            return None
+        return HistoryReport(config=self._state.config, workspaces=self._state.history)
 
     @workflow.run
     async def run(self, state: LedgerState) -> None:
@@ -68,15 +78,24 @@ class DriftLedgerWorkflow:
                     drift_rules.record_run(state, rec, now.isoformat(), applied_at=self._applied_at)
                 )
             for name, ws in drift_rules.due_reminders(state, now):
-                alert = drift_rules.make_alert(state, None, name, ws, AlertEvent.DRIFT, reminder=True)
+                alert = make_alert(state, None, name, ws, AlertEvent.DRIFT, reminder=True)
                 if alert is not None:
                     state.outbox.append(alert)
                     ws.last_alert_at = now.isoformat()
-            if workflow.info().get_current_history_length() > HISTORY_LIMIT and not self._inbox:
+            if self._history_is_large() and not self._inbox:
                 await workflow.wait_condition(lambda: not state.outbox or bool(self._inbox))
                 if not self._inbox:
                     sender.cancel()
                     workflow.continue_as_new(state, memo={APPLIED_AT: self._applied_at})
+
+    @staticmethod
+    def _history_is_large() -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() > HISTORY_LIMIT
+            or info.get_current_history_size() > HISTORY_BYTES_LIMIT
+            or info.is_continue_as_new_suggested()
+        )
 
     def _reminder_wait(self) -> timedelta | None:
         assert self._state is not None

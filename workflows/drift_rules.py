@@ -1,65 +1,40 @@
-"""Pure rules of drift tracking: classify a run's results and decide which alerts to send.
+"""Pure rules of drift tracking: fold a run into the ledger and decide which alerts to send.
 
-Alerts fire on transitions only (new drift, a different drift, resolved, a failed
-check), so the ledger never cries wolf and never forgets.
+Alerts fire on transitions only (new drift, a different drift, unapplied changes,
+resolved, a failed check, a newly failing `check` block), so the ledger never cries
+wolf and never forgets. `unknown` raises no alert of its own: the upstream's
+failure alert covers it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tfo.config.drift_config import AlertEvent, AlertsConfig
-from tfo.config.drift_models import AlertRequest, DriftStatus, Histogram, LedgerState, RecordRun, WorkspaceDrift
-from tfo.config.payloads import WorkspaceReport, WorkspaceStatus
+from tfo.config.drift_config import AlertEvent
+from tfo.config.drift_models import (
+    MAX_LEDGER_TRANSITIONS,
+    MAX_TRANSITIONS,
+    AlertRequest,
+    DriftStatus,
+    Histogram,
+    LedgerState,
+    RecordRun,
+    Transition,
+    WorkspaceDrift,
+)
+from tfo.workflows.drift_alerts import make_alert
+from tfo.workflows.drift_classify import classify
 
-MAX_LISTED = 20
 # How often the ledger looks for drift that is due a reminder.
 REMIND_CHECK = timedelta(minutes=1)
-_TITLES = {
-    AlertEvent.DRIFT: "Drift detected",
-    AlertEvent.CHANGED: "Drift changed",
-    AlertEvent.RESOLVED: "Drift resolved",
-    AlertEvent.FAILURE: "Drift check failed",
-}
-
-
-def classify(ws: WorkspaceReport, *, mode: str, run_id: str, now: str) -> WorkspaceDrift | None:
-    """A workspace's drift result from a run, or None if the run did not check it."""
-    if ws.status == WorkspaceStatus.FAILED:
-        if mode != "plan":
-            return None  # a failed apply is not a drift check
-        return WorkspaceDrift(status=DriftStatus.ERRORED, error=ws.error, checked_at=now, run_id=run_id)
-    if ws.status != WorkspaceStatus.SUCCEEDED or ws.outcome is None:
-        return None
-    drifted = ws.outcome == "changes"
-    return WorkspaceDrift(
-        status=DriftStatus.DRIFTED if drifted else DriftStatus.CLEAN,
-        cause=_cause(ws) if drifted else None,
-        changes=ws.changes
-        if drifted
-        else ws.changes.model_copy(update={"create": 0, "update": 0, "delete": 0, "replace": 0}),
-        resources=ws.resources if drifted else [],
-        drift=ws.drift if drifted else [],
-        output_changes=ws.output_changes if drifted else [],
-        checked_at=now,
-        run_id=run_id,
-    )
+# Results that say nothing about drift: the last settled status carries through them.
+_UNSETTLED = (DriftStatus.ERRORED, DriftStatus.UNKNOWN)
 
 
 def _predates_apply(started_at: str | None, applied_at: str | None) -> bool:
     if not started_at or not applied_at:
         return False
     return datetime.fromisoformat(started_at) < datetime.fromisoformat(applied_at)
-
-
-def _cause(ws: WorkspaceReport) -> str:
-    if ws.drift:
-        return "out_of_band"
-    if ws.changes.total() == 0:
-        return "outputs_only"
-    if ws.terraform_version and not ws.terraform_version.startswith(("0.", "1.0.")):
-        return "config"
-    return "unknown"
 
 
 def record_run(
@@ -75,66 +50,105 @@ def record_run(
             the apply just resolved. Such results are dropped (the next check counts),
             and this run's applies are added. None: no such filtering.
     """
-    state.records += 1
     # Every run carries its config's alerts: None means the config no longer has any.
     state.alerts = rec.alerts
     report = rec.report
-    if report.started_at and report.finished_at:
+    if rec.part == 0:
+        state.records += 1
+    if rec.part == 0 and report.started_at and report.finished_at:
         seconds = (
             datetime.fromisoformat(report.finished_at) - datetime.fromisoformat(report.started_at)
         ).total_seconds()
         state.run_durations.setdefault(report.mode, Histogram()).observe(seconds)
     results: dict[str, WorkspaceDrift] = {}
     for name, ws in sorted(report.workspaces.items()):
-        result = classify(ws, mode=report.mode, run_id=report.run_id, now=now)
+        previous = state.workspaces.get(name)
+        result = classify(ws, previous, mode=report.mode, run_id=report.run_id, now=now)
         if result is not None and not _predates_apply(report.started_at, (applied_at or {}).get(name)):
             results[name] = result
     if applied_at is not None and report.finished_at:
         for name, ws in report.workspaces.items():
             if ws.outcome == "applied":
                 applied_at[name] = report.finished_at
-    merged = {**state.workspaces, **results}
+    _mark_at_risk(results, {**state.workspaces, **results}, rec.consumes)
+    alerts: list[AlertRequest] = []
+    for name, result in results.items():
+        previous = state.workspaces.get(name)
+        _carry_settled(previous, result)
+        event = transition(previous, result)
+        counts = state.checks_total.setdefault(name, {})
+        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+        events = [e for e in (event, _check_event(previous, result)) if e is not None]
+        sent = [a for e in events if (a := make_alert(state, rec, name, result, e)) is not None]
+        alerts += sent
+        result.last_alert_at = now if sent else (previous.last_alert_at if previous else None)
+        if previous is None or previous.status != result.status:
+            _remember(state, name, Transition(
+                at=now,
+                from_status=previous.status if previous else None,
+                to_status=result.status,
+                causes=result.causes,
+                run_id=result.run_id,
+            ))  # fmt: skip
+        state.workspaces[name] = result
+    return alerts
+
+
+def _mark_at_risk(
+    results: dict[str, WorkspaceDrift], merged: dict[str, WorkspaceDrift], consumes: dict[str, list[tuple[str, str]]]
+) -> None:
+    """A workspace reading a changing output of a drifted upstream is at risk."""
     for name, result in results.items():
         risky = [
             f"{src}.{out}"
-            for src, out in rec.consumes.get(name, [])
+            for src, out in consumes.get(name, [])
             if merged.get(src) is not None
             and merged[src].status == DriftStatus.DRIFTED
             and out in merged[src].output_changes
         ]
-        result.at_risk, result.at_risk_from = bool(risky), sorted(risky)
-    alerts: list[AlertRequest] = []
-    for name, result in results.items():
-        previous = state.workspaces.get(name)
-        if result.status == DriftStatus.ERRORED and previous is not None:
-            if previous.status == DriftStatus.ERRORED:
-                result.settled_status, result.settled_fingerprint = (
-                    previous.settled_status,
-                    previous.settled_fingerprint,
-                )
-            else:
-                result.settled_status, result.settled_fingerprint = previous.status, previous.fingerprint()
-        event = transition(previous, result)
-        counts = state.checks_total.setdefault(name, {})
-        counts[result.status.value] = counts.get(result.status.value, 0) + 1
-        if event is not None:
-            alert = make_alert(state, rec, name, result, event)
-            if alert is not None:
-                alerts.append(alert)
-                result.last_alert_at = now
-        elif previous is not None:
-            result.last_alert_at = previous.last_alert_at
-        state.workspaces[name] = result
-    return alerts
+        result.at_risk, result.at_risk_from = bool(risky), sorted(set(risky))
+
+
+def _carry_settled(previous: WorkspaceDrift | None, result: WorkspaceDrift) -> None:
+    """Keep `since`, and through errored/unknown checks the last settled status."""
+    if previous is not None and previous.status == result.status:
+        result.since = previous.since or previous.checked_at
+    else:
+        result.since = result.checked_at
+    if result.status not in _UNSETTLED or previous is None:
+        return
+    if previous.status in _UNSETTLED:
+        result.settled_status = previous.settled_status
+        result.settled_fingerprint = previous.settled_fingerprint
+        result.settled_since = previous.settled_since
+    else:
+        result.settled_status, result.settled_fingerprint = previous.status, previous.fingerprint()
+        result.settled_since = previous.since
+    result.baseline = result.baseline or previous.baseline
+
+
+def _remember(state: LedgerState, name: str, item: Transition) -> None:
+    """Append a transition, within the per-workspace and whole-ledger caps."""
+    items = state.history.setdefault(name, [])
+    items.append(item)
+    del items[:-MAX_TRANSITIONS]
+    total = sum(len(v) for v in state.history.values())
+    while total > MAX_LEDGER_TRANSITIONS:
+        # Drop the oldest transition of the whole ledger (ties: by workspace name).
+        oldest = min((v[0].at, k) for k, v in state.history.items() if v)[1]
+        state.history[oldest].pop(0)
+        total -= 1
 
 
 def transition(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> AlertEvent | None:
     before = previous.status if previous else None
     if current.status == DriftStatus.ERRORED:
         return AlertEvent.FAILURE if before != DriftStatus.ERRORED else None
-    # Drift is compared with the last check that did not error: a failed check in between
-    # neither hides a resolution nor makes known drift new again.
-    if previous is not None and before == DriftStatus.ERRORED:
+    if current.status == DriftStatus.UNKNOWN:
+        return None
+    # Compared with the last check that said something: an errored or unknown check in
+    # between neither hides a resolution nor makes known drift new again.
+    if previous is not None and before in _UNSETTLED:
         before, fingerprint = previous.settled_status, previous.settled_fingerprint
     else:
         fingerprint = previous.fingerprint() if previous else ""
@@ -142,46 +156,15 @@ def transition(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> Aler
         if before != DriftStatus.DRIFTED:
             return AlertEvent.DRIFT
         return AlertEvent.CHANGED if fingerprint != current.fingerprint() else None
+    if current.status == DriftStatus.PENDING:
+        return AlertEvent.PENDING if before != DriftStatus.PENDING else None
     return AlertEvent.RESOLVED if before == DriftStatus.DRIFTED else None
 
 
-def make_alert(
-    state: LedgerState,
-    rec: RecordRun | None,
-    name: str,
-    ws: WorkspaceDrift,
-    event: AlertEvent,
-    *,
-    reminder: bool = False,
-) -> AlertRequest | None:
-    alerts: AlertsConfig | None = state.alerts
-    if alerts is None or event not in alerts.on:
-        return None
-    title = f"{'Drift still present' if reminder else _TITLES[event]}: {state.config}/{name}"
-    lines: list[str] = []
-    if ws.status == DriftStatus.DRIFTED:
-        c = ws.changes
-        lines.append(f"{c.create} to create, {c.update} to update, {c.delete} to delete, {c.replace} to replace")
-        if ws.cause:
-            lines.append(f"cause: {ws.cause.replace('_', ' ')}")
-        lines += [f"  {r.action} {r.address}" for r in ws.resources[:MAX_LISTED]]
-        if len(ws.resources) > MAX_LISTED:
-            lines.append(f"  ... and {len(ws.resources) - MAX_LISTED} more")
-        lines += [f"  changed outside terraform: {r.address}" for r in ws.drift[:MAX_LISTED]]
-        if ws.output_changes:
-            lines.append(f"outputs changing: {', '.join(ws.output_changes)}")
-        if ws.at_risk:
-            lines.append(f"inputs from drifted outputs: {', '.join(ws.at_risk_from)}")
-    elif ws.status == DriftStatus.ERRORED:
-        lines.append(f"error: {ws.error}")
-    else:
-        lines.append("no changes remain")
-    lines.append(f"run: {ws.run_id}")
-    ui_url = rec.ui_url if rec else None
-    namespace = rec.namespace if rec else "default"
-    if ui_url:
-        lines.append(f"{ui_url.rstrip('/')}/namespaces/{namespace}/workflows/{ws.run_id}")
-    return AlertRequest(urls=alerts.urls, event=event, title=title, body="\n".join(lines), workspace=name)
+def _check_event(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> AlertEvent | None:
+    """A `check` block or condition that newly fails."""
+    known = {c.address for c in previous.checks} if previous else set()
+    return AlertEvent.CHECK_FAILED if {c.address for c in current.checks} - known else None
 
 
 def due_reminders(state: LedgerState, now: datetime) -> list[tuple[str, WorkspaceDrift]]:

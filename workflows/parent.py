@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from tfo.workflows import retry
     from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
-    from tfo.workflows.run_report import finalize, format_timeout, mark_cancelled, record_outcome
+    from tfo.workflows.run_report import finalize, format_timeout, ledger_parts, mark_cancelled, record_outcome
     from tfo.workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
     from tfo.workflows.worker_wait import wait_for_worker
 
@@ -334,25 +334,30 @@ class ParentWorkflow:
                 workflow.logger.warning("could not clean up run files on queue %s", queue)
 
     async def _record_drift(self, report: RunReport) -> None:
-        """Hand the result to the config's drift ledger (durable drift state and alerts)."""
+        """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts."""
         req = self._req
-        consumes = {
-            name: [(m.source_workspace, m.source_output) for m in spec.inputs] for name, spec in self._specs.items()
-        }
-        record = RecordRun(
-            config=req.config.name,
-            report=report,
-            consumes=consumes,
-            alerts=req.config.alerts,
-            ui_url=req.ui_url,
-            namespace=req.namespace,
-        )
-        try:
-            await workflow.execute_activity(
-                "record_run",
-                record,
-                start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
-                retry_policy=retry.BOOKKEEPING,
+        parts = ledger_parts(report)
+        for i, part in enumerate(parts):
+            record = RecordRun(
+                config=req.config.name,
+                report=part,
+                consumes={
+                    name: [(m.source_workspace, m.source_output) for m in self._specs[name].inputs]
+                    for name in part.workspaces
+                },
+                alerts=req.config.alerts,
+                ui_url=req.ui_url,
+                namespace=req.namespace,
+                part=i,
+                parts=len(parts),
             )
-        except ActivityError:
-            workflow.logger.warning("could not record run %s in the drift ledger", report.run_id)
+            try:
+                await workflow.execute_activity(
+                    "record_run",
+                    record,
+                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                    retry_policy=retry.BOOKKEEPING,
+                )
+            except ActivityError:
+                workflow.logger.warning("could not record run %s in the drift ledger", report.run_id)
+                return

@@ -12,6 +12,7 @@ with __import__("temporalio").workflow.unsafe.imports_passed_through():
 _NON_RETRYABLE = [
     ErrorType.CONFIG,
     ErrorType.BINARY_MISSING,
+    ErrorType.BINARY_NOT_ALLOWED,
     ErrorType.INVALID,
     ErrorType.MISSING_VARIABLE,
     ErrorType.MISSING_OUTPUT,

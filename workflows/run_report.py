@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tfo.config.payloads import TERMINAL, RunReport, RunStatus, WorkspaceOutcome, WorkspaceReport, WorkspaceStatus
+from tfo.config.payloads import (
+    TERMINAL,
+    ResourceChange,
+    RunReport,
+    RunStatus,
+    WorkspaceOutcome,
+    WorkspaceReport,
+    WorkspaceStatus,
+)
+
+# A run's record in the drift ledger: at most this many resources per workspace and
+# list, and attribute diffs only until the record's diff budget is spent. The counts
+# stay exact; `tfo show RUN` has the rest.
+LEDGER_MAX_RESOURCES = 50
+LEDGER_DIFF_BUDGET = 96 * 1024
+# A run reaches the ledger in parts of at most this many bytes of workspaces, so no
+# signal grows with the number of workspaces.
+LEDGER_PART_BYTES = 160 * 1024
 
 
 def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
@@ -52,3 +69,42 @@ def finalize(report: RunReport, now: str) -> RunReport:
 def format_timeout(value: timedelta) -> str:
     seconds = int(value.total_seconds())
     return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
+
+
+def slim_for_ledger(report: RunReport) -> RunReport:
+    """The run as the drift ledger records it: no output values, bounded diffs."""
+    budget = LEDGER_DIFF_BUDGET
+    workspaces: dict[str, WorkspaceReport] = {}
+    for name, ws in sorted(report.workspaces.items()):
+        lists = []
+        for resources in (ws.drift, ws.resources):
+            kept: list[ResourceChange] = []
+            for r in resources[:LEDGER_MAX_RESOURCES]:
+                size = sum(len(a.path) + len(str(a.before)) + len(str(a.after)) + 32 for a in r.attributes)
+                if size > budget:
+                    r = r.model_copy(update={"attributes": [], "truncated": bool(r.attributes) or r.truncated})
+                else:
+                    budget -= size
+                kept.append(r)
+            lists.append(kept)
+        cut = max(len(ws.resources), len(ws.drift)) > LEDGER_MAX_RESOURCES
+        truncated = ws.diff_truncated or cut or any(r.truncated for r in lists[0] + lists[1])
+        workspaces[name] = ws.model_copy(
+            update={"outputs": {}, "drift": lists[0], "resources": lists[1], "diff_truncated": truncated}
+        )
+    return report.model_copy(update={"workspaces": workspaces})
+
+
+def ledger_parts(report: RunReport) -> list[RunReport]:
+    """The slim run split into parts of at most LEDGER_PART_BYTES of workspaces each."""
+    slim = slim_for_ledger(report)
+    parts: list[dict[str, WorkspaceReport]] = [{}]
+    size = 0
+    for name, ws in slim.workspaces.items():
+        n = len(name) + len(ws.model_dump_json())
+        if parts[-1] and size + n > LEDGER_PART_BYTES:
+            parts.append({})
+            size = 0
+        parts[-1][name] = ws
+        size += n
+    return [slim.model_copy(update={"workspaces": part}) for part in parts]

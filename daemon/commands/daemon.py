@@ -118,6 +118,9 @@ async def _serve(
             _say(f"config not reloaded: {exc}")
             return
         current["config"] = fresh
+        from tfo.activities.binary_policy import allow_config
+
+        allow_config(fresh.path)  # the operator's own file, like the one the daemon started with
         result = await reconcile_schedules(client, fresh, state_dir=state_dir, ui_url=ui_url, namespace=conn.namespace)
         _say(f"schedules: {len(result.created)} created, {len(result.updated)} updated, {len(result.deleted)} deleted")
 

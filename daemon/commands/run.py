@@ -12,7 +12,8 @@ from pathlib import Path
 from tfo.config.loader import LoadedConfig, load_config
 from tfo.config.payloads import Mode, RunReport, RunStatus
 from tfo.daemon.connection import ConnectionSettings
-from tfo.daemon.progress import changes_text, make_progress
+from tfo.daemon.plan_text import plan_text
+from tfo.daemon.progress import make_progress
 from tfo.daemon.scope import default_state_dir, select
 from tfo.daemon.session import ServerStart, open_session
 
@@ -107,7 +108,7 @@ async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
     def on_approval(report: RunReport) -> asyncio.Future[bool] | None:
         if progress:
             progress.close()
-        print(plan_summary(report), file=sys.stderr)
+        print(plan_text(report, color=sys.stderr.isatty()), file=sys.stderr)
         if not interactive:
             print(
                 f"waiting for approval: run `tfo approve {run_id}` or `tfo reject {run_id}`",
@@ -133,21 +134,6 @@ def _confirm() -> bool:
     except EOFError:
         return False
     return answer.strip() == "yes"
-
-
-def plan_summary(report: RunReport) -> str:
-    lines = [f"Plan for run {report.run_id}:"]
-    for name, ws in report.workspaces.items():
-        if ws.error:
-            lines.append(f"  {name}: FAILED - {ws.error}")
-        elif ws.detail:
-            lines.append(f"  {name}: {ws.detail}")
-        elif ws.outcome == "changes":
-            lines.append(f"  {name}: {changes_text(ws)}")
-            lines.extend(f"      {r.action:8} {r.address}" for r in ws.resources)
-        else:
-            lines.append(f"  {name}: no changes")
-    return "\n".join(lines)
 
 
 def emit(report: RunReport, *, as_json: bool) -> None:

@@ -10,13 +10,15 @@ from tfo.daemon import runs
 from tfo.daemon.commands.run import emit, exit_code
 from tfo.daemon.connection import ConnectionSettings
 from tfo.daemon.progress import changes_text, describe
-from tfo.daemon.session import session_for_run
+from tfo.daemon.run_control import control_run
 
 
 def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_json: bool) -> int:
     async def main() -> runs.RunReport:
-        async with session_for_run(conn, run_id, state_dir=state_dir) as session:
-            return await runs.report(session.client, run_id)
+        # Embedded, a workflows-only worker answers the status query even when no other
+        # tfo process runs the run (after Ctrl-C, say).
+        async with control_run(conn, run_id, state_dir=state_dir) as ctl:
+            return await runs.report(ctl.client, run_id)
 
     report = asyncio.run(main())
     if as_json:

@@ -25,8 +25,11 @@ from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-TOOLS = {"list_workflows", "execute_workflow", "get_workflow_status", "get_drift_report", "list_runs", "cancel_run"}
-READ_ONLY = {"list_workflows", "get_workflow_status", "get_drift_report", "list_runs"}
+TOOLS = {
+    "list_workflows", "execute_workflow", "get_workflow_status", "get_drift_report", "list_runs", "cancel_run",
+    "get_plan_diff",
+}  # fmt: skip
+READ_ONLY = {"list_workflows", "get_workflow_status", "get_drift_report", "list_runs", "get_plan_diff"}
 RUN_KEYS = ("mode", "status", "changes", "workspaces")  # `tfo plan --json` minus the run id
 POLL_TIMEOUT = 180.0
 

@@ -169,6 +169,8 @@ def test_the_exported_names_are_the_documented_ones(exported: dict[str, Any]) ->
         "tfo_workspace_resource_changes": "gauge",
         "tfo_workspace_check_status": "gauge",
         "tfo_workspace_last_check_timestamp_seconds": "gauge",
+        "tfo_workspace_status_since_timestamp_seconds": "gauge",
+        "tfo_workspace_checks_failed": "gauge",
         "tfo_drift_checks": "counter",
         "tfo_run_duration_seconds": "histogram",
         "tfo_terraform_command_duration_seconds": "histogram",

@@ -29,14 +29,9 @@ from tfo.config.payloads import (
     WorkspaceReport,
     WorkspaceStatus,
 )
-from tfo.workflows.drift_rules import (
-    MAX_LISTED,
-    classify,
-    due_reminders,
-    make_alert,
-    record_run,
-    transition,
-)
+from tfo.workflows.drift_alerts import MAX_LISTED, make_alert
+from tfo.workflows.drift_classify import classify
+from tfo.workflows.drift_rules import due_reminders, record_run, transition
 
 CONFIG = "prod"
 NOW = "2024-05-01T12:00:00+00:00"
@@ -65,7 +60,8 @@ def drifted_ws(
         outcome="changes",
         changes=counts,
         resources=list(resources),
-        drift=drift or [],
+        # By default terraform lists the changed resources as drift: a real out-of-band change.
+        drift=list(resources) if drift is None else drift,
         output_changes=outputs or [],
         terraform_version=version,
     )
@@ -129,7 +125,7 @@ def state() -> LedgerState:
 
 def test_classify_succeeded_with_changes_is_drifted() -> None:
     ws = drifted_ws(rc("null_resource.a"), rc("null_resource.b", "delete"), outputs=["id"])
-    result = classify(ws, mode="plan", run_id="r1", now=NOW)
+    result = classify(ws, None, mode="plan", run_id="r1", now=NOW)
     assert result is not None
     assert result.status == DriftStatus.DRIFTED
     assert result.changes == ChangeCounts(update=1, delete=1)
@@ -140,7 +136,7 @@ def test_classify_succeeded_with_changes_is_drifted() -> None:
 
 
 def test_classify_no_changes_is_clean() -> None:
-    result = classify(clean_ws(), mode="plan", run_id="r1", now=NOW)
+    result = classify(clean_ws(), None, mode="plan", run_id="r1", now=NOW)
     assert result is not None
     assert result.status == DriftStatus.CLEAN
     assert result.cause is None
@@ -149,7 +145,7 @@ def test_classify_no_changes_is_clean() -> None:
 
 
 def test_classify_failed_plan_is_errored_never_clean() -> None:
-    result = classify(failed_ws("Error: boom"), mode="plan", run_id="r1", now=NOW)
+    result = classify(failed_ws("Error: boom"), None, mode="plan", run_id="r1", now=NOW)
     assert result is not None
     assert result.status == DriftStatus.ERRORED
     assert result.error == "Error: boom"
@@ -159,15 +155,22 @@ def test_classify_failed_plan_is_errored_never_clean() -> None:
     ("ws", "mode"),
     [
         (failed_ws(), "apply"),
-        (WorkspaceReport(status=WorkspaceStatus.SKIPPED), "plan"),
         (WorkspaceReport(status=WorkspaceStatus.CANCELLED), "plan"),
         (WorkspaceReport(status=WorkspaceStatus.SKIPPED), "apply"),
         (WorkspaceReport(status=WorkspaceStatus.CANCELLED), "apply"),
     ],
-    ids=["failed-apply", "skipped-plan", "cancelled-plan", "skipped-apply", "cancelled-apply"],
+    ids=["failed-apply", "cancelled-plan", "skipped-apply", "cancelled-apply"],
 )
 def test_classify_ignores_runs_that_did_not_check(ws: WorkspaceReport, mode: str) -> None:
-    assert classify(ws, mode=mode, run_id="r1", now=NOW) is None
+    assert classify(ws, None, mode=mode, run_id="r1", now=NOW) is None
+
+
+def test_skipped_in_a_check_is_unknown_with_its_reason_never_clean() -> None:
+    ws = WorkspaceReport(status=WorkspaceStatus.SKIPPED, detail="upstream vpc did not succeed")
+    result = classify(ws, None, mode="plan", run_id="r1", now=NOW)
+    assert result is not None
+    assert result.status == DriftStatus.UNKNOWN
+    assert result.reason == "upstream vpc did not succeed"
 
 
 # --- cause ----------------------------------------------------------------------------
@@ -180,11 +183,11 @@ def test_classify_ignores_runs_that_did_not_check(ws: WorkspaceReport, mode: str
         (drifted_ws(rc("null_resource.a"), drift=[rc("null_resource.a", "delete")]), "out_of_band"),
         (drifted_ws(outputs=["id"], version="1.0.3"), "outputs_only"),
         (drifted_ws(outputs=["id"]), "outputs_only"),
-        (drifted_ws(rc("null_resource.a", "create"), version="1.0.3"), "unknown"),
-        (drifted_ws(rc("null_resource.a", "create"), version="1.0.11"), "unknown"),
-        (drifted_ws(rc("null_resource.a", "create"), version=None), "unknown"),
-        (drifted_ws(rc("null_resource.a", "create"), version="1.1.0"), "config"),
-        (drifted_ws(rc("null_resource.a", "create"), version="1.10.2"), "config"),
+        (drifted_ws(rc("null_resource.a", "create"), drift=[], version="1.0.3"), "unknown"),
+        (drifted_ws(rc("null_resource.a", "create"), drift=[], version="1.0.11"), "unknown"),
+        (drifted_ws(rc("null_resource.a", "create"), drift=[], version=None), "unknown"),
+        (drifted_ws(rc("null_resource.a", "create"), drift=[], version="1.1.0"), "unknown"),
+        (drifted_ws(rc("null_resource.a", "create"), drift=[], version="1.10.2"), "unknown"),
     ],
     ids=[
         "drift-listed-1.0",
@@ -199,9 +202,14 @@ def test_classify_ignores_runs_that_did_not_check(ws: WorkspaceReport, mode: str
     ],
 )
 def test_cause(ws: WorkspaceReport, cause: str) -> None:
-    result = classify(ws, mode="plan", run_id="r1", now=NOW)
+    """With no baseline yet, only terraform's own word counts."""
+    result = classify(ws, None, mode="plan", run_id="r1", now=NOW)
     assert result is not None
     assert result.cause == cause
+    if not ws.drift and ws.changes.total():
+        # Terraform >= 1.1 lists out-of-band changes: without any, the changes are unapplied.
+        expected = DriftStatus.PENDING if (ws.terraform_version or "").startswith("1.1") else DriftStatus.DRIFTED
+        assert result.status == expected
 
 
 # --- transitions ----------------------------------------------------------------------
@@ -327,10 +335,16 @@ def test_failed_apply_and_skipped_workspaces_keep_their_drift_state() -> None:
     st = state()
     _fold(st, "r1", drifted_ws(rc("null_resource.a")))
     assert record_run(st, rec(run_report("r2", mode="apply", vpc=failed_ws())), NOW) == []
-    assert record_run(st, rec(run_report("r3", vpc=WorkspaceReport(status=WorkspaceStatus.SKIPPED))), NOW) == []
     assert st.workspaces["vpc"].status == DriftStatus.DRIFTED
     assert st.workspaces["vpc"].run_id == "r1"
-    assert st.checks_total == {"vpc": {"drifted": 1}}
+    # A check that could not reach it: unknown (no alert), remembering the drift it had.
+    skipped = WorkspaceReport(status=WorkspaceStatus.SKIPPED, detail="upstream net did not succeed")
+    assert record_run(st, rec(run_report("r3", vpc=skipped)), NOW) == []
+    assert st.workspaces["vpc"].status == DriftStatus.UNKNOWN
+    assert st.workspaces["vpc"].settled_status == DriftStatus.DRIFTED
+    assert st.checks_total == {"vpc": {"drifted": 1, "unknown": 1}}
+    # The same drift seen again is not announced again.
+    assert _fold(st, "r4", drifted_ws(rc("null_resource.a"))) == []
 
 
 def test_transition_table() -> None:
@@ -381,10 +395,10 @@ def test_drift_alert_content() -> None:
     assert "1 to create, 1 to update, 1 to delete, 1 to replace" in body
     for address in ("null_resource.a", "null_resource.b", "null_resource.c", "module.db.null_resource.d"):
         assert address in body
-    assert "create null_resource.a" in body
-    assert "replace module.db.null_resource.d" in body
-    assert "changed outside terraform: null_resource.c" in body
-    assert "cause: out of band" in body
+    assert "+ null_resource.a" in body
+    assert "-/+ module.db.null_resource.d" in body
+    assert "changed outside terraform:\n  - null_resource.c" in body
+    assert "causes: out of band" in body
     assert "db_endpoint" in body
     assert "run-7f3a" in body
     assert "http://localhost:8233/namespaces/default/workflows/run-7f3a" in body

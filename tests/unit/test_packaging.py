@@ -17,7 +17,7 @@ from tfo.daemon.cli import app
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = [
     "validate", "graph", "schema", "plan", "apply", "status", "runs", "approve", "reject", "cancel",
-    "resume", "worker", "daemon", "drift", "schedules", "mcp", "codec-server",
+    "resume", "worker", "daemon", "drift", "schedules", "mcp", "codec-server", "show",
 ]  # fmt: skip
 
 
