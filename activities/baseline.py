@@ -21,7 +21,7 @@ DIGEST_CHARS = 16
 MAX_FILES = 5000
 MAX_FILE_BYTES = 8 << 20
 _SKIP_DIRS = {".terraform", ".git", ".tfo", "__pycache__", "node_modules"}
-_SKIP_SUFFIXES = (".tfstate", ".tfstate.backup", ".tfplan", ".tfvars.json.tmp")
+_SKIP_SUFFIXES = (".tfplan", ".tfvars.json.tmp", ".backup", ".log")
 
 
 def _digest(*parts: bytes) -> str:
@@ -44,7 +44,9 @@ def _config_files(root: Path) -> Iterator[Path]:
         if any(part in _SKIP_DIRS or part.startswith(".") for part in rel[:-1]):
             continue
         name = rel[-1]
-        if name.startswith(".") or name.endswith(_SKIP_SUFFIXES) or not path.is_file() or path.is_symlink():
+        # State and its backups (`terraform.tfstate.1700000000.backup`) are not configuration.
+        skipped = name.startswith(".") or ".tfstate" in name or name.endswith(_SKIP_SUFFIXES)
+        if skipped or not path.is_file() or path.is_symlink():
             continue
         count += 1
         if count > MAX_FILES:

@@ -36,6 +36,7 @@ from tfo.activities.runner import (
     state_pull_args,
     validate_args,
 )
+from tfo.activities.tf_diagnostics import VariableSources
 from tfo.activities.variables import merge_variables, write_var_file
 from tfo.config.errors import ErrorType, TerraformError
 from tfo.config.model import Operation
@@ -94,7 +95,7 @@ class TerraformActivities:
     async def plan_workspace(self, req: PlanRequest) -> PlanResult:
         ws = req.workspace
         if not Path(ws.dir).is_dir():
-            raise non_retryable(f"{ws.name}: dir {ws.dir} does not exist", ErrorType.CONFIG)
+            raise non_retryable(f"dir {ws.dir} does not exist", ErrorType.CONFIG)
         self._allowed(ws)
         run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
         var_file = run_dir / "vars.tfvars.json"
@@ -114,7 +115,7 @@ class TerraformActivities:
                 ws, plan_args(plan_file=plan_file, var_file=var_file, lock_timeout=req.settings.lock_timeout)
             )
             if result.returncode not in (0, 2):
-                raise classify(result, workspace=ws.name)
+                raise classify(result, sources=_sources(ws))
             shown = await self._run(ws, show_args(plan_file=plan_file))
             await self._check(ws, shown)
             plan = json.loads(shown.stdout)
@@ -136,7 +137,7 @@ class TerraformActivities:
 
     async def _check(self, ws: WorkspaceSpec, result: CommandResult) -> None:
         if result.returncode != 0:
-            raise classify(result, workspace=ws.name)
+            raise classify(result, sources=_sources(ws))
 
     async def _init(self, req: PlanRequest) -> bool:
         """Run init unless the last successful one saw the same inputs; True if skipped."""
@@ -206,7 +207,7 @@ class TerraformActivities:
             resumed = False
         if not resumed:
             if not plan_file.is_file() or workdir.sha256_file(plan_file) != req.plan_sha256:
-                raise non_retryable(f"{ws.name}: the saved plan is missing or was modified", ErrorType.PLAN_TAMPERED)
+                raise non_retryable("the saved plan is missing or was modified", ErrorType.PLAN_TAMPERED)
             await self._refuse_stale(ws, plan_file)
             # The log too: a failure is classified from it, and an earlier apply's
             # "Interrupt received" or network error must not be read as this one's.
@@ -219,7 +220,7 @@ class TerraformActivities:
         log = log_file.read_text(errors="replace") if log_file.exists() else ""
         if rc != 0:
             failed = CommandResult(command="apply", returncode=rc, stdout="", stderr=log, seconds=0)
-            raise classify(failed, workspace=ws.name)
+            raise classify(failed, sources=_sources(ws))
         workdir.write_private(applied, json.dumps({"plan_sha256": req.plan_sha256}))
         plan_file.unlink(missing_ok=True)
         outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
@@ -238,11 +239,11 @@ class TerraformActivities:
             return
         pulled = await self._run(ws, state_pull_args())
         if pulled.returncode != 0:
-            raise classify(pulled, workspace=ws.name)
+            raise classify(pulled)
         current = _state_version(pulled.stdout)
         if current is not None and current != planned:
             raise non_retryable(
-                f"{ws.name}: the saved plan is stale (state changed since it was made); "
+                "the saved plan is stale (state changed since it was made); "
                 "run tfo apply again to plan afresh",
                 ErrorType.STALE_PLAN,
             )
@@ -277,7 +278,7 @@ class TerraformActivities:
             pid_file, rc_file, started.stat().st_mtime, lambda: _heartbeat("apply", ws.name)
         ):
             # Retryable: the retry finds no sentinel and applies afresh.
-            raise TerraformError(f"{ws.name}: the apply process did not start")
+            raise TerraformError("the apply process did not start")
         while not rc_file.exists():
             try:
                 await asyncio.sleep(0.1)
@@ -291,7 +292,7 @@ class TerraformActivities:
                 _heartbeat("apply", ws.name)
             if not sentinel.sentinel_alive(pid_file) and not rc_file.exists():
                 raise non_retryable(
-                    f"{ws.name}: the apply process vanished without an exit code; "
+                    "the apply process vanished without an exit code; "
                     "check the workspace state before applying again",
                     ErrorType.APPLY_FAILED,
                 )
@@ -299,9 +300,18 @@ class TerraformActivities:
         return int(rc_file.read_text().strip() or "1")
 
 
+def _sources(ws: WorkspaceSpec) -> VariableSources:
+    """Where the workspace's variables come from, for terraform's errors about them."""
+    return VariableSources(
+        tfvars=ws.tfvars,
+        vars=frozenset(ws.vars),
+        inputs={m.target_var: f"{m.source_workspace}.{m.source_output}" for m in ws.inputs},
+    )
+
+
 def _binary_error(ws: WorkspaceSpec, exc: TerraformError) -> Exception:
     kind = ErrorType.BINARY_NOT_ALLOWED if isinstance(exc, BinaryNotAllowedError) else ErrorType.BINARY_MISSING
-    return non_retryable(f"{ws.name}: {exc}", kind)
+    return non_retryable(f"{exc}", kind)
 
 
 def _marker_plan(path: Path) -> str | None:

@@ -27,7 +27,10 @@ VAR_FILE_NAME = "vars.tfvars.json"
 
 _LOCATION = re.compile(r"^(?:on|in) (.+?) line (\d+)(?:, in .*)?:$")
 _VARIABLE = re.compile(r'var\.([A-Za-z_][A-Za-z0-9_-]*)|variable "([A-Za-z_][A-Za-z0-9_-]*)"')
+_SNIPPET_VARIABLE = re.compile(r"var\.([A-Za-z_][A-Za-z0-9_-]*) is ")
 _BOX = "│╷╵"
+# terraform >= 1.4 opens init failures with this before the errors that say what is wrong.
+_GENERIC = "Terraform encountered problems"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Diagnostic:
     detail: str = ""
     filename: str | None = None
     line: int | None = None
+    variable: str | None = None  # named by the snippet's value lines (`var.env is ...`)
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,11 @@ class VariableSources:
         if name in self.inputs:
             return f"from output {self.inputs[name]}"
         if name in self.vars:
-            return "from `vars` in the config"
+            return "set by `vars` in the config"
         if self.tfvars:
             line = _line_of(Path(self.tfvars), name)
             if line is not None:
-                return f"{self.tfvars} line {line}"
+                return f"set in {self.tfvars} line {line}"
         return None
 
 
@@ -72,14 +76,8 @@ def _line_of(path: Path, name: str) -> int | None:
 
 
 def _clean(text: str) -> list[str]:
-    boxed = any(line.startswith("╷") for line in text.splitlines())
-    lines = []
-    for line in text.splitlines():
-        if boxed:
-            line = line.lstrip(_BOX)
-            line = line[1:] if line.startswith(" ") else line
-        lines.append(line.rstrip())
-    return lines
+    """Lines without the box of a colour terminal's diagnostics (`╷`, `│ `, `╵`)."""
+    return [line.strip().lstrip(_BOX).strip() for line in text.splitlines()]
 
 
 def parse(text: str) -> list[Diagnostic]:
@@ -96,6 +94,7 @@ def parse(text: str) -> list[Diagnostic]:
         filename: str | None = None
         number: int | None = None
         detail: list[str] = []
+        variable: str | None = None
         while i < len(lines) and not lines[i].strip().startswith(("Error:", "Warning:")):
             current = lines[i].strip()
             i += 1
@@ -103,11 +102,13 @@ def parse(text: str) -> list[Diagnostic]:
             if match and filename is None and not detail:
                 filename, number = match.group(1), int(match.group(2))
                 while i < len(lines) and lines[i].strip():  # the snippet: never shown
+                    named = _SNIPPET_VARIABLE.match(lines[i].strip().lstrip("├─│ "))
+                    variable = variable or (named.group(1) if named else None)
                     i += 1
                 continue
             if current:
                 detail.append(current)
-        found.append(Diagnostic(summary, " ".join(detail), filename, number))
+        found.append(Diagnostic(summary, " ".join(detail), filename, number, variable))
     return found
 
 
@@ -118,9 +119,9 @@ def _location(diag: Diagnostic, sources: VariableSources | None) -> str | None:
         return f"{diag.filename} line {diag.line}"
     # tfo's own merged var file: name the variable and where the user set it.
     match = _VARIABLE.search(diag.detail) or _VARIABLE.search(diag.summary)
-    if match is None:
+    name = (match.group(1) or match.group(2)) if match else diag.variable
+    if name is None:
         return None
-    name = match.group(1) or match.group(2)
     where = sources.describe(name) if sources else None
     return f"var.{name} {where}" if where else f"var.{name}"
 
@@ -133,17 +134,19 @@ def render(diag: Diagnostic, sources: VariableSources | None = None) -> str:
     return f"{text} ({where})" if where else text
 
 
-def describe(text: str, sources: VariableSources | None = None, *, limit: int = MAX_MESSAGE) -> str:
+def describe(*texts: str, sources: VariableSources | None = None, limit: int = MAX_MESSAGE) -> str:
     """terraform's errors as one line: summary, detail and location of each, bounded.
 
-    terraform >= 1.4 opens some init failures with a generic "encountered problems"
-    error; errors with a location come first for that reason.
+    Args:
+        texts: terraform's outputs (stderr, stdout), each parsed on its own: a
+            diagnostic's detail never runs on into the other stream.
     """
-    diags = parse(text)
+    diags = [diag for text in texts for diag in parse(text)]
     if not diags:
-        tail = [line.strip() for line in text.splitlines() if line.strip()]
+        tail = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
         return bound(tail[0] if tail else "no error output", limit)
-    diags.sort(key=lambda d: d.filename is None)  # stable: located errors first
+    specific = [d for d in diags if not d.summary.startswith(_GENERIC)]
+    diags = sorted(specific or diags, key=lambda d: d.filename is None)  # stable: located first
     shown = [render(d, sources) for d in diags[:MAX_DIAGNOSTICS]]
     more = len(diags) - len(shown)
     message = "; ".join(shown) + (f"; and {more} more error(s)" if more > 0 else "")

@@ -30,7 +30,7 @@ async def merge_variables(
         try:
             values.update(read_tfvars(Path(ws.tfvars)))
         except ConfigError as exc:
-            raise non_retryable(f"{ws.name}: {exc}", ErrorType.CONFIG) from None
+            raise non_retryable(str(exc), ErrorType.CONFIG) from None
     values.update(ws.vars)
     cache: dict[str, dict[str, Any]] = {}
     for target, item in sorted(inputs.items()):
@@ -46,7 +46,7 @@ async def _resolve(
     outputs = cache[ref.workspace]
     if ref.output not in outputs:
         raise non_retryable(
-            f"{consumer}: upstream {ref.workspace} has no output {ref.output!r}", ErrorType.MISSING_OUTPUT
+            f"upstream {ref.workspace} has no output {ref.output!r}", ErrorType.MISSING_OUTPUT
         )
     return outputs[ref.output].get("value")
 

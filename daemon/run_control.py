@@ -25,7 +25,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from tfo.config.errors import RunError
@@ -145,8 +150,10 @@ async def bounded_decide(ctl: RunControl, conn: ConnectionSettings, *, approved:
             runs.decide(ctl.client, ctl.run_id, approved=approved, by=by, reason=reason),
             timeout=DECIDE_TIMEOUT.total_seconds(),
         )
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+        # The server keeps an update it has admitted until a worker takes it up: say so.
+        why = no_worker_message(conn, ctl.task_queue) if not conn.embedded else "is its server overloaded?"
         raise RunError(
-            f"run {ctl.run_id}: no worker took the decision within {int(DECIDE_TIMEOUT.total_seconds())} s; "
-            + (no_worker_message(conn, ctl.task_queue) if not conn.embedded else "is its server overloaded?")
+            f"run {ctl.run_id}: no worker took the decision within {int(DECIDE_TIMEOUT.total_seconds())} s ({why}); "
+            f"it may still take effect when a worker runs: check `tfo status {ctl.run_id}`"
         ) from None

@@ -97,14 +97,14 @@ def record_run(
 def _mark_at_risk(
     results: dict[str, WorkspaceDrift], merged: dict[str, WorkspaceDrift], consumes: dict[str, list[tuple[str, str]]]
 ) -> None:
-    """A workspace reading a changing output of a drifted upstream is at risk."""
+    """A workspace that reads outputs of a drifted upstream is at risk: what it was built
+    against no longer matches the real infrastructure, whether or not terraform already
+    shows the output changing."""
     for name, result in results.items():
         risky = [
             f"{src}.{out}"
             for src, out in consumes.get(name, [])
-            if merged.get(src) is not None
-            and merged[src].status == DriftStatus.DRIFTED
-            and out in merged[src].output_changes
+            if merged.get(src) is not None and merged[src].status == DriftStatus.DRIFTED
         ]
         result.at_risk, result.at_risk_from = bool(risky), sorted(set(risky))
 

@@ -129,7 +129,7 @@ def _within_approval(req: WorkspaceRequest, plan: PlanResult, max_destructive: i
     destructive = plan.summary.changes.destructive()
     if max_destructive is not None and destructive > max_destructive:
         raise ApplicationError(
-            f"{req.workspace.name}: after {after} the plan wants to delete or "
+            f"after {after} the plan wants to delete or "
             f"replace {destructive} resource(s), more than was approved; run tfo apply "
             "again to review",
             type=ErrorType.NEEDS_REVIEW,

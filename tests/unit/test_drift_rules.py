@@ -483,9 +483,12 @@ def test_at_risk_when_an_input_comes_from_a_drifting_output() -> None:
     record_run(st, rec(report, consumes=consumes), NOW)
     assert st.workspaces["subnets"].at_risk is True
     assert st.workspaces["subnets"].at_risk_from == ["vpc.vpc_id"]
-    # An input from an output that is not changing is not at risk.
-    assert st.workspaces["dns"].at_risk is False
+    # Any output of a drifted upstream: the real objects behind it changed.
+    assert st.workspaces["dns"].at_risk_from == ["vpc.region"]
     assert st.workspaces["vpc"].at_risk is False
+    # Once the upstream is clean again, nothing is at risk.
+    record_run(st, rec(run_report("r2", vpc=clean_ws(), subnets=clean_ws(), dns=clean_ws()), consumes=consumes), NOW)
+    assert not any(ws.at_risk for ws in st.workspaces.values())
 
 
 def test_at_risk_uses_the_upstream_state_from_an_earlier_run() -> None:
