@@ -34,8 +34,19 @@ $(CHECKOV):
 	$(PYTHON) -m venv $(DEV)/checkov-venv
 	$(DEV)/checkov-venv/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 
+# Tests that need a terraform which lists resource drift and runs check blocks run a
+# second time with a terraform >= 1.5 when the machine has one on PATH.
+NEWER_TF_TESTS := tests/integration/test_test_provider.py tests/integration/test_drift_truth.py tests/integration/test_plan_diffs.py
+
 test: $(STAMP) $(CHECKOV) lint
 	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests --ignore=tests/reliability
+	@newer="$$($(PY) -m devtools.newer_terraform)"; \
+	if [ -n "$$newer" ]; then \
+		echo "again with $$newer:"; \
+		export TFO_TEST_TERRAFORM="$$newer" && $(OFFLINE) && $(VENV)/bin/pytest -q $(NEWER_TF_TESTS); \
+	else \
+		echo "no terraform >= 1.5 on PATH: resource drift and check blocks were tested with 1.0.3 only"; \
+	fi
 
 demo: $(STAMP)
 	$(OFFLINE) && $(PY) examples/demo.py

@@ -6,9 +6,10 @@ import re
 
 from temporalio.exceptions import ApplicationError
 
+from tfo.activities.binary_policy import BinaryNotAllowedError
 from tfo.activities.runner import CommandResult
 from tfo.activities.tf_diagnostics import VariableSources, describe
-from tfo.config.errors import ErrorType
+from tfo.config.errors import ErrorType, TerraformError
 
 _TRANSIENT = re.compile(
     r"(i/o timeout|connection reset|connection refused|TLS handshake timeout|"
@@ -68,6 +69,12 @@ def classify(
 
 def _error(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=kind not in ErrorType.RETRYABLE)
+
+
+def binary_error(exc: TerraformError, *, workspace: str | None = None) -> ApplicationError:
+    """A binary that is missing, or that this worker does not allow: retrying cannot help."""
+    kind = ErrorType.BINARY_NOT_ALLOWED if isinstance(exc, BinaryNotAllowedError) else ErrorType.BINARY_MISSING
+    return non_retryable(f"{workspace}: {exc}" if workspace else str(exc), kind)
 
 
 def non_retryable(message: str, kind: str) -> ApplicationError:

@@ -48,10 +48,11 @@ def summarize(plan: dict[str, Any], *, ignore_rules: Sequence[IgnoreRule] = ()) 
         if action == "replace" and rc.get("action_reason") == "replace_because_tainted":
             tainted.append(rc.get("address", "?"))
     drift = []
+    masks = sensitivity_masks(plan)
     for rc in plan.get("resource_drift") or []:
         action = action_of(rc.get("change", {}).get("actions", []))
         if action is not None:
-            drift.append(resource_diff(rc, action))
+            drift.append(resource_diff(with_sensitivity(rc, masks.get(rc.get("address", ""))), action))
     output_changes = sorted(
         name
         for name, change in (plan.get("output_changes") or {}).items()
@@ -75,6 +76,52 @@ def summarize(plan: dict[str, Any], *, ignore_rules: Sequence[IgnoreRule] = ()) 
         outputs=current_outputs(plan),
         terraform_version=str(plan.get("terraform_version", "")),
     )
+
+
+def _merge(a: Any, b: Any) -> Any:
+    """The union of two terraform sensitivity structures (True marks a sensitive value)."""
+    if a is True or b is True:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: _merge(a.get(k), b.get(k)) for k in a.keys() | b.keys()}
+    if isinstance(a, list) and isinstance(b, list):
+        return [_merge(x, y) for x, y in zip(a, b, strict=False)] + (a[len(b) :] if len(a) > len(b) else b[len(a) :])
+    return a if a not in (None, False, {}, []) else b
+
+
+def _state_resources(module: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(module.get("resources") or [])
+    for child in module.get("child_modules") or []:
+        found += _state_resources(child)
+    return found
+
+
+def sensitivity_masks(plan: dict[str, Any]) -> dict[str, Any]:
+    """Address -> every sensitivity terraform states anywhere in the plan for it.
+
+    terraform 1.0 writes `resource_drift` without sensitivity (`before_sensitive: {}`),
+    so a drifted secret would show in clear: drift borrows the marks of the same
+    resource's planned change and of its state.
+    """
+    masks: dict[str, Any] = {}
+    for rc in plan.get("resource_changes") or []:
+        change = rc.get("change") or {}
+        mark = _merge(change.get("before_sensitive"), change.get("after_sensitive"))
+        masks[rc.get("address", "")] = _merge(masks.get(rc.get("address", "")), mark)
+    root = ((plan.get("prior_state") or {}).get("values") or {}).get("root_module") or {}
+    for resource in _state_resources(root):
+        address = resource.get("address", "")
+        masks[address] = _merge(masks.get(address), resource.get("sensitive_values"))
+    return masks
+
+
+def with_sensitivity(item: dict[str, Any], mask: Any) -> dict[str, Any]:
+    if mask in (None, False, {}, []):
+        return item
+    change = dict(item.get("change") or {})
+    change["before_sensitive"] = _merge(change.get("before_sensitive"), mask)
+    change["after_sensitive"] = _merge(change.get("after_sensitive"), mask)
+    return {**item, "change": change}
 
 
 def failed_checks(plan: dict[str, Any]) -> list[CheckResult]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from tfo.activities.binary_policy import check_binary
 
 MAX_CAPTURE = 64 * 1024
+_DATA_COMMANDS = ("show", "output")
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,9 @@ class TerraformRunner:
         return CommandResult(
             command=args[0],
             returncode=proc.returncode if proc.returncode is not None else -1,
-            stdout=out.decode(errors="replace")[-MAX_CAPTURE * 16 :],
+            # `show -json` and `output -json` are data, parsed whole (a plan JSON of many MB
+            # is normal); other commands' output is only kept for error messages.
+            stdout=_captured(out, whole=args[0] in _DATA_COMMANDS),
             stderr=err.decode(errors="replace")[-MAX_CAPTURE:],
             seconds=seconds,
         )
@@ -211,3 +214,8 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _captured(out: bytes, *, whole: bool) -> str:
+    text = out.decode(errors="replace")
+    return text if whole else text[-MAX_CAPTURE * 16 :]

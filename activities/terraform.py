@@ -21,8 +21,7 @@ from temporalio import activity
 from tfo.activities import apply_sentinel as sentinel
 from tfo.activities import workdir
 from tfo.activities.baseline import fingerprint
-from tfo.activities.binary_policy import BinaryNotAllowedError
-from tfo.activities.failures import classify, non_retryable
+from tfo.activities.failures import binary_error, classify, non_retryable
 from tfo.activities.plan_summary import redact_outputs, summarize
 from tfo.activities.runner import (
     CommandResult,
@@ -71,7 +70,7 @@ class TerraformActivities:
                 ws.binary, args, cwd=Path(cwd or ws.dir), heartbeat=lambda: _heartbeat(args[0], ws.name)
             )
         except TerraformError as exc:
-            raise _binary_error(ws, exc) from None
+            raise binary_error(exc) from None
 
     def _allowed(self, ws: WorkspaceSpec) -> str:
         """The real path of the workspace's binary, refused before anything runs unless
@@ -79,14 +78,13 @@ class TerraformActivities:
         try:
             return resolve_binary(ws.binary, cwd=Path(ws.dir))
         except TerraformError as exc:
-            raise _binary_error(ws, exc) from None
+            raise binary_error(exc) from None
 
     async def _read_outputs(self, binary: str, directory: str) -> dict[str, Any]:
         try:
             result = await self._runner.run(binary, output_args(), cwd=Path(directory))
         except TerraformError as exc:
-            kind = ErrorType.BINARY_NOT_ALLOWED if isinstance(exc, BinaryNotAllowedError) else ErrorType.BINARY_MISSING
-            raise non_retryable(f"{Path(directory).name}: {exc}", kind) from None
+            raise binary_error(exc, workspace=Path(directory).name) from None
         if result.returncode != 0:
             raise classify(result, workspace=Path(directory).name)
         return json.loads(result.stdout or "{}")
@@ -100,6 +98,7 @@ class TerraformActivities:
         run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
         var_file = run_dir / "vars.tfvars.json"
         plan_file = workdir.plan_path(req.state_dir, req.run_id, ws.name)
+        workdir.private_dirs(Path(req.state_dir), run_dir)
         try:
             values = await merge_variables(ws, req.inputs, self._read_outputs)
             write_var_file(var_file, values)
@@ -115,7 +114,7 @@ class TerraformActivities:
                 ws, plan_args(plan_file=plan_file, var_file=var_file, lock_timeout=req.settings.lock_timeout)
             )
             if result.returncode not in (0, 2):
-                raise classify(result, sources=_sources(ws))
+                raise classify(result, sources=VariableSources.of(ws))
             shown = await self._run(ws, show_args(plan_file=plan_file))
             await self._check(ws, shown)
             plan = json.loads(shown.stdout)
@@ -123,10 +122,14 @@ class TerraformActivities:
             summary.baseline = fingerprint(ws, req.inputs, plan)
         finally:
             var_file.unlink(missing_ok=True)
+            if not req.keep_plan:
+                # A plan-only run keeps nothing, whether it succeeded, failed or was
+                # cancelled: a saved plan holds the variables' values in clear text.
+                plan_file.unlink(missing_ok=True)
+                _remove_empty(run_dir)
         if not req.keep_plan:
-            plan_file.unlink(missing_ok=True)
-            _remove_empty(run_dir)
             return PlanResult(summary=summary, init_skipped=init_skipped, worker=self._worker)
+        plan_file.chmod(0o600)  # terraform creates it with the umask's mode
         return PlanResult(
             summary=summary,
             plan_file=str(plan_file.relative_to(req.state_dir)),
@@ -137,7 +140,7 @@ class TerraformActivities:
 
     async def _check(self, ws: WorkspaceSpec, result: CommandResult) -> None:
         if result.returncode != 0:
-            raise classify(result, sources=_sources(ws))
+            raise classify(result, sources=VariableSources.of(ws))
 
     async def _init(self, req: PlanRequest) -> bool:
         """Run init unless the last successful one saw the same inputs; True if skipped."""
@@ -220,7 +223,7 @@ class TerraformActivities:
         log = log_file.read_text(errors="replace") if log_file.exists() else ""
         if rc != 0:
             failed = CommandResult(command="apply", returncode=rc, stdout="", stderr=log, seconds=0)
-            raise classify(failed, sources=_sources(ws))
+            raise classify(failed, sources=VariableSources.of(ws))
         workdir.write_private(applied, json.dumps({"plan_sha256": req.plan_sha256}))
         plan_file.unlink(missing_ok=True)
         outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
@@ -298,20 +301,6 @@ class TerraformActivities:
                 )
         self._runner.finished("apply", time.monotonic() - began)
         return int(rc_file.read_text().strip() or "1")
-
-
-def _sources(ws: WorkspaceSpec) -> VariableSources:
-    """Where the workspace's variables come from, for terraform's errors about them."""
-    return VariableSources(
-        tfvars=ws.tfvars,
-        vars=frozenset(ws.vars),
-        inputs={m.target_var: f"{m.source_workspace}.{m.source_output}" for m in ws.inputs},
-    )
-
-
-def _binary_error(ws: WorkspaceSpec, exc: TerraformError) -> Exception:
-    kind = ErrorType.BINARY_NOT_ALLOWED if isinstance(exc, BinaryNotAllowedError) else ErrorType.BINARY_MISSING
-    return non_retryable(f"{exc}", kind)
 
 
 def _marker_plan(path: Path) -> str | None:

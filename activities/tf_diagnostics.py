@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfo.config.payloads import WorkspaceSpec
+
 MAX_MESSAGE = 2048
 MAX_DIAGNOSTICS = 3
 VAR_FILE_NAME = "vars.tfvars.json"
@@ -49,6 +51,14 @@ class VariableSources:
     tfvars: str | None = None
     vars: frozenset[str] = frozenset()
     inputs: dict[str, str] = field(default_factory=dict)  # variable -> "upstream.output"
+
+    @classmethod
+    def of(cls, ws: WorkspaceSpec) -> VariableSources:
+        return cls(
+            tfvars=ws.tfvars,
+            vars=frozenset(ws.vars),
+            inputs={m.target_var: f"{m.source_workspace}.{m.source_output}" for m in ws.inputs},
+        )
 
     def describe(self, name: str) -> str | None:
         if name in self.inputs:

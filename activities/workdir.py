@@ -16,6 +16,23 @@ def run_dir(state_dir: str, run_id: str, workspace: str) -> Path:
     return Path(state_dir) / "runs" / run_id / workspace
 
 
+def private_dirs(state_dir: Path, run_dir: Path) -> None:
+    """Create `runs/`, `runs/RUN_ID/` and the workspace's dir, each mode 0700.
+
+    `mkdir(parents=True, mode=...)` gives the mode to the last one only; the others
+    would be world-readable and list which runs and workspaces exist.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir
+    for part in run_dir.relative_to(state_dir).parts:
+        path = path / part
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o700)
+
+
 def plan_path(state_dir: str, run_id: str, workspace: str) -> Path:
     return run_dir(state_dir, run_id, workspace) / "plan.tfplan"
 

@@ -48,3 +48,26 @@ def read_limited(path: Path, *, limit: int, what: str) -> bytes:
     if size > limit:
         raise ConfigError(f"{what} is too large (more than {limit} bytes)", path=str(path))
     return b"".join(chunks)
+
+
+def module_problem(directory: Path) -> str | None:
+    """Why `directory` cannot be a terraform module, or None if it can.
+
+    A directory without `.tf` or `.tf.json` files is an empty module to terraform: a
+    typo in `dir` would plan to destroy everything the workspace's state holds.
+    """
+    try:
+        mode = directory.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if not stat.S_ISDIR(mode):
+        return "is not a directory"
+    try:
+        names = [entry.name for entry in os.scandir(directory) if entry.is_file()]
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if not any(name.endswith((".tf", ".tf.json")) for name in names):
+        return "has no .tf or .tf.json files"
+    return None

@@ -16,6 +16,7 @@ from tfo.config.dag import Dag
 from tfo.config.drift_config import AlertsConfig, ScheduleConfig
 from tfo.config.drift_validation import check_drift_sections
 from tfo.config.errors import ConfigError, DependencyCycleError
+from tfo.config.files import module_problem
 from tfo.config.model import (
     InfraConfig,
     InputMapping,
@@ -301,8 +302,9 @@ def _check_files(loaded: LoadedConfig, doc: YamlDocument, source: str) -> None:
         )
     for i, ws in enumerate(loaded.config.workspaces):
         directory = loaded.workspace_dir(ws)
-        if not directory.is_dir():
-            raise _ws_error(doc, source, i, ws.name, "dir", f"dir {ws.dir!r} does not exist ({directory})")
+        problem = module_problem(directory)
+        if problem:
+            raise _ws_error(doc, source, i, ws.name, "dir", f"dir {ws.dir!r} {problem} ({directory})")
         tfvars = loaded.tfvars_path(ws)
         if tfvars is not None:
             try:

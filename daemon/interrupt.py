@@ -69,7 +69,7 @@ def run_until_signal(main: Coroutine[Any, Any, T]) -> T:
         finally:
             for sig, handler in previous.items():
                 loop.remove_signal_handler(sig)  # it resets to the default, not to `handler`
-                signal.signal(sig, handler)
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         if received:  # `main` swallowed the cancellation
             raise Interrupted(received[0])
         return result

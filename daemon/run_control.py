@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.service import RPCError
+from temporalio.worker import Worker
 
 from tfo.config.errors import RunError
 from tfo.daemon import runs
@@ -50,10 +51,22 @@ class RunControl:
     task_queue: str
     # True when this process runs the workers that finish the run (nobody else would).
     finishing: bool
+    workers: list[Worker] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
         return self.session.client
+
+    def serve(self) -> None:
+        """Start this process's workers (once); they stop when the session ends."""
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(w.run()) for w in self.workers]
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*(w.shutdown() for w in self.workers), return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def wait_ended(self, timeout: timedelta = END_TIMEOUT) -> bool:
         """Wait until the run has closed; False if it is still open after `timeout`."""
@@ -110,15 +123,16 @@ async def control_run(
             return
         alone = session.started_server and desc.status == WorkflowExecutionStatus.RUNNING
         workers = await _embedded_workers(session.client, desc, run_id, full=finish and alone)
-        tasks = [asyncio.create_task(w.run()) for w in workers]
+        ctl = RunControl(session, run_id, queue, finishing=finish and alone, workers=workers)
         try:
-            yield RunControl(session, run_id, queue, finishing=finish and alone)
+            yield ctl
         finally:
-            await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await ctl.close()
 
 
-async def _embedded_workers(client: Client, desc: WorkflowExecutionDescription, run_id: str, *, full: bool) -> list:
+async def _embedded_workers(
+    client: Client, desc: WorkflowExecutionDescription, run_id: str, *, full: bool
+) -> list[Worker]:
     from tfo.daemon.worker import build_workers, query_worker
 
     if not full:
@@ -145,6 +159,7 @@ async def bounded_decide(ctl: RunControl, conn: ConnectionSettings, *, approved:
     """Deliver a decision; with a server address, fail fast when no worker can take it."""
     if not conn.embedded and not await has_workflow_worker(ctl.client, ctl.task_queue):
         raise RunError(f"run {ctl.run_id}: " + no_worker_message(conn, ctl.task_queue))
+    ctl.serve()
     try:
         return await asyncio.wait_for(
             runs.decide(ctl.client, ctl.run_id, approved=approved, by=by, reason=reason),

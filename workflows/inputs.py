@@ -29,6 +29,9 @@ def resolve_inputs(
 ) -> dict[str, InputValue] | None:
     """The workspace's input values; None means "defer until its upstream is applied".
 
+    An upstream output that only its apply will produce defers the workspace while it
+    is being planned, in any run; in an apply phase it is a failure.
+
     Sensitive outputs become references the activity resolves from upstream state,
     so their values never enter workflow history.
 
@@ -44,7 +47,10 @@ def resolve_inputs(
         output = available.get(name)
         if output is None:
             pending = src in deferred or (src in plans and name in plans[src].summary.output_changes)
-            if pending and may_defer:
+            # Planning (not yet planned nor deferred itself): a plan-only run reports the
+            # workspace as waiting for its upstream's apply, as an apply run defers it.
+            planning = spec.name not in plans and spec.name not in deferred
+            if pending and (may_defer or planning):
                 return None
             if pending or not available:
                 raise WorkspaceFailed(

@@ -23,6 +23,8 @@ LEDGER_DIFF_BUDGET = 96 * 1024
 # signal grows with the number of workspaces.
 LEDGER_PART_BYTES = 160 * 1024
 
+WAITING_FOR_UPSTREAM = "waiting for its upstream's apply: its inputs are not known until then"
+
 
 def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
     """Copy a TerraformWorkflow outcome into the workspace's report."""
@@ -56,12 +58,18 @@ def mark_cancelled(report: RunReport) -> None:
 def finalize(report: RunReport, now: str) -> RunReport:
     statuses = [ws.status for ws in report.workspaces.values()]
     for ws in report.workspaces.values():
-        if ws.status == WorkspaceStatus.PLANNED:
+        if ws.status == WorkspaceStatus.PLANNED and report.mode == "plan":
+            # Deferred: its inputs are an upstream's outputs that only an apply produces.
+            ws.status = WorkspaceStatus.SKIPPED
+            ws.detail = WAITING_FOR_UPSTREAM
+        elif ws.status == WorkspaceStatus.PLANNED:
             # Planned but never applied: the run was rejected or stopped at the gate.
             ws.status = WorkspaceStatus.SUCCEEDED
     if report.status not in (RunStatus.CANCELLED, RunStatus.REJECTED):
         report.status = RunStatus.FAILED if WorkspaceStatus.FAILED in statuses else RunStatus.SUCCEEDED
-    report.changes = any(ws.outcome in ("changes", "applied") for ws in report.workspaces.values())
+    report.changes = any(ws.outcome in ("changes", "applied") for ws in report.workspaces.values()) or any(
+        ws.detail == WAITING_FOR_UPSTREAM for ws in report.workspaces.values()
+    )
     report.finished_at = now
     return report
 

@@ -26,6 +26,8 @@ def cancel(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None) -> 
                 await ctl.client.get_workflow_handle(run_id).cancel()
             except RPCError as exc:
                 raise RunError(f"cannot cancel run {run_id}: {exc.message}") from None
+            # Only now: a worker started earlier could begin a pending terraform step first.
+            ctl.serve()
             if not conn.embedded and not await has_workflow_worker(ctl.client, ctl.task_queue):
                 raise RunError(f"run {run_id}: cancellation requested, but " + no_worker_message(conn, ctl.task_queue))
             if await ctl.wait_ended():

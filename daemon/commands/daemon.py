@@ -18,7 +18,8 @@ from tfo.daemon.connection import ConnectionSettings, connect, core_logging
 from tfo.daemon.drift import fetch_report
 from tfo.daemon.embedded import EmbeddedServer
 from tfo.daemon.health import Readiness
-from tfo.daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
+from tfo.daemon.metrics import DriftCollector, terraform_histogram
+from tfo.daemon.metrics_listen import listen
 from tfo.daemon.schedules import reconcile_schedules
 from tfo.daemon.worker import build_workers, worker_identity
 
@@ -38,8 +39,11 @@ def daemon(
     queues: list[str],
     ui_url: str | None,
 ) -> int:
+    from tfo.daemon.log_routing import route_logging
+
     loaded = load_config(config_path)
     directory = runs.default_state_dir(config_path, state_dir)
+    route_logging(prefix="tfo daemon: ", show_activity_failures=True)
     with contextlib.ExitStack() as stack:
         address = conn.address
         if conn.embedded:
@@ -103,11 +107,11 @@ async def _serve(
         identity=worker_identity("daemon"),
         runner=runner,
     )
-    tasks = [asyncio.create_task(w.run()) for w in workers]
     ready = Readiness()
+    server = listen(registry, port=metrics_port, host=metrics_host, ready=ready)
+    tasks = [asyncio.create_task(w.run()) for w in workers]
     ready.attach(tasks)
     health = asyncio.create_task(ready.watch(client))
-    server = MetricsServer(registry, port=metrics_port, host=metrics_host, ready=ready)
     server.start()
     _say(f"metrics: http://{'127.0.0.1' if metrics_host == '0.0.0.0' else metrics_host}:{server.port}/metrics")
 

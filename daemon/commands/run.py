@@ -12,10 +12,13 @@ from pathlib import Path
 from tfo.config.loader import LoadedConfig, load_config
 from tfo.config.payloads import Mode, RunReport, RunStatus
 from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.interrupt import Interrupted, run_until_signal
 from tfo.daemon.plan_text import plan_text
 from tfo.daemon.progress import make_progress
+from tfo.daemon.prompt import confirm
 from tfo.daemon.scope import default_state_dir, select
 from tfo.daemon.session import ServerStart, open_session
+from tfo.workflows.run_report import WAITING_FOR_UPSTREAM
 
 
 @dataclass
@@ -87,11 +90,17 @@ def _run(
                 print(f"run {run_id} (Temporal UI: {session.server.ui_url})", file=sys.stderr)
             else:
                 print(f"run {run_id}", file=sys.stderr)
+            following[0] = run_id  # for the hint, if a signal interrupts
             final = await watch(session.client, run_id, as_json=opts.as_json)
             runs.mark_ended(state_dir, run_id)
             return final
 
-    return asyncio.run(main())
+    following: list[str | None] = [None]
+    try:
+        return run_until_signal(main())
+    except Interrupted as exc:
+        exc.run_id = following[0]
+        raise
 
 
 async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
@@ -115,8 +124,7 @@ async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
                 file=sys.stderr,
             )
             return None
-        loop = asyncio.get_running_loop()
-        return loop.run_in_executor(None, _confirm)
+        return asyncio.ensure_future(confirm("Apply these changes? Only 'yes' is accepted: "))
 
     # Each status query costs the worker and the server ~10 ms of CPU, taken from
     # terraform on a small machine: a live table wants 5 a second, log lines one.
@@ -126,14 +134,6 @@ async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
     finally:
         if progress:
             progress.close()
-
-
-def _confirm() -> bool:
-    try:
-        answer = input("Apply these changes? Only 'yes' is accepted: ")
-    except EOFError:
-        return False
-    return answer.strip() == "yes"
 
 
 def emit(report: RunReport, *, as_json: bool) -> None:
@@ -157,6 +157,9 @@ def emit(report: RunReport, *, as_json: bool) -> None:
         text += f"; changes in: {', '.join(changed)}"
     elif report.status == RunStatus.SUCCEEDED:
         text += "; no changes"
+    waiting = [n for n, ws in report.workspaces.items() if ws.detail == WAITING_FOR_UPSTREAM]
+    if waiting:
+        text += f"; waiting for an upstream apply: {', '.join(waiting)}"
     if failed:
         text += f"; failed: {', '.join(failed)}"
     print(text)

@@ -18,6 +18,7 @@ def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_
         # Embedded, a workflows-only worker answers the status query even when no other
         # tfo process runs the run (after Ctrl-C, say).
         async with control_run(conn, run_id, state_dir=state_dir) as ctl:
+            ctl.serve()
             return await runs.report(ctl.client, run_id)
 
     report = asyncio.run(main())

@@ -12,7 +12,8 @@ from tfo.activities.runner import TerraformRunner
 from tfo.config.errors import RunError
 from tfo.daemon.connection import ConnectionSettings, connect
 from tfo.daemon.health import Readiness
-from tfo.daemon.metrics import MetricsServer, terraform_histogram
+from tfo.daemon.metrics import terraform_histogram
+from tfo.daemon.metrics_listen import listen
 from tfo.daemon.worker import build_workers, worker_identity
 
 
@@ -41,6 +42,9 @@ def worker(
     if conn.embedded:
         raise RunError("tfo worker needs a server: pass --temporal-address or set TFO_TEMPORAL_ADDRESS")
     serve_default, activity_queues = served_queues(queues, default_queue)
+    from tfo.daemon.log_routing import route_logging
+
+    route_logging(prefix="tfo worker: ", show_activity_failures=True)
 
     async def main() -> None:
         client = await connect(conn)
@@ -59,12 +63,12 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks = [asyncio.create_task(w.run()) for w in workers]
         ready = Readiness()
+        server = listen(registry, port=metrics_port, host=metrics_host, ready=ready)
+        tasks = [asyncio.create_task(w.run()) for w in workers]
         ready.attach(tasks)
         ready.started = True
         health = asyncio.create_task(ready.watch(client))
-        server = MetricsServer(registry, port=metrics_port, host=metrics_host, ready=ready)
         server.start()
         served = [f"{default_queue} (workflows and terraform)"] if serve_default else []
         served += [f"{q} (terraform only)" for q in activity_queues]

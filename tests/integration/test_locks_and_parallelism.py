@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import running_workers
+from tests.reliability.processes import allow_binary
 from tests.stacks import PROVIDER, state_resources, write_stack
 from tests.stacks import WorkspaceTemplate as W
 from tfo.config.loader import load_config
@@ -169,6 +170,7 @@ exec {real} "$@"
 def write_shim(path: Path, real: str, log: Path) -> str:
     path.write_text(SHIM.format(real=real, log=log))
     path.chmod(0o755)
+    allow_binary(path)  # workers run only binaries their operator allowed
     return str(path)
 
 

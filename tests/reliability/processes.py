@@ -128,7 +128,15 @@ def write_shim(path: Path, real: str, log: Path, *, plan_delay: float = 0) -> st
     delay = f'[ "$1" = plan ] && sleep {plan_delay}' if plan_delay else ":"
     path.write_text(SHIM.format(real=real, log=log, delay=delay))
     path.chmod(0o755)
+    allow_binary(path)
     return str(path)
+
+
+def allow_binary(path: Path) -> None:
+    """Let this test's workers (in-process, and the tfo processes it starts after this)
+    run `path`: a worker runs only binaries its operator allowed."""
+    allowed = [item for item in os.environ.get("TFO_ALLOWED_BINARIES", "").split(os.pathsep) if item]
+    os.environ["TFO_ALLOWED_BINARIES"] = os.pathsep.join([*allowed, str(path)])
 
 
 @contextlib.contextmanager

@@ -107,7 +107,7 @@ def test_canaries_appear_nowhere(tfo: Tfo, terraform, tmp_path: Path) -> None:
             outputs.append(result)
             return result
 
-        assert cli("plan", config, "--state-dir", state).code == 1  # app: upstream never applied
+        assert cli("plan", config, "--state-dir", state).code == 2  # app waits for net's apply
         applied = cli("apply", config, "--auto-approve", "--json", "--state-dir", state)
         assert applied.code == 0, applied
         run_id = applied.json()["run_id"]

@@ -560,9 +560,12 @@ INVALID: list[Case] = [
 def _write(tmp_path: Path, case: Case) -> Path:
     for d in case.dirs:
         (tmp_path / d).mkdir(parents=True, exist_ok=True)
+        (tmp_path / d / "main.tf").touch()  # a module: tfo refuses a dir without .tf files
     for rel, content in case.files.items():
         target = tmp_path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent != tmp_path:
+            (target.parent / "main.tf").touch()
         if content.startswith("BYTES:"):
             target.write_bytes(bytes.fromhex(content.removeprefix("BYTES:")))
         else:
@@ -686,6 +689,8 @@ SEED_SNAKE = y("""
 def _seed_tree(tmp_path: Path, config: str) -> Path:
     (tmp_path / "terraform/vpc").mkdir(parents=True)
     (tmp_path / "terraform/subnets").mkdir(parents=True)
+    (tmp_path / "terraform/vpc/main.tf").touch()
+    (tmp_path / "terraform/subnets/main.tf").touch()
     (tmp_path / "terraform/vpc/vars.tfvars").write_text('cidr = "10.0.0.0/16"\n')
     path = tmp_path / "infra.yaml"
     path.write_text(config)

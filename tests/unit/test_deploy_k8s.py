@@ -315,6 +315,7 @@ def load_infra_config(overlay: str, tmp_path: Path) -> LoadedConfig:
     root = tmp_path / "infra"
     for ws in data["workspaces"]:
         (root / ws["dir"]).mkdir(parents=True, exist_ok=True)
+        (root / ws["dir"] / "main.tf").touch()
     config = tmp_path / "infra.yaml"
     config.write_text(text.replace("workspace_root: /infra", f"workspace_root: {root}"))
     names = set(re.findall(r"\$\{([A-Z_]+)\}", text))

@@ -289,16 +289,21 @@ INVALID: list[Case] = [
         ("alerts.urls[0]", "apprise cannot use URL"),
         forbid=("hunter2token", "xoxb"),
     ),
-    Case(
-        "alerts-url-unset-env",
-        """
-        alerts:
-          urls:
-            - "slack://${TFO_TEST_SURELY_UNSET_VAR}/#ops"  #<
-        """,
-        ("alerts.urls[0]", "environment variable TFO_TEST_SURELY_UNSET_VAR is not set"),
-    ),
 ]
+
+
+def test_unset_env_in_alert_url_is_left_to_the_sender(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the worker that sends alerts expands ${VAR}: validate, graph and plan run
+    # where the token is rightly absent (issue 15, item 11).
+    monkeypatch.delenv("TFO_TEST_SURELY_UNSET_VAR", raising=False)
+    text = WORKSPACES + 'alerts:\n  urls: ["slack://${TFO_TEST_SURELY_UNSET_VAR}/#ops"]\n'
+    path = _write(tmp_path, text)
+    assert run(["validate", str(path)]) == 0
+    assert run(["graph", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "TFO_TEST_SURELY_UNSET_VAR" not in out
 
 
 def _write(tmp_path: Path, text: str) -> Path:

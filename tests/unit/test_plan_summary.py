@@ -81,3 +81,22 @@ def test_error_summary_prefers_the_error_with_a_location() -> None:
     )
     assert error_summary(text) == "Invalid expression (main.tf line 3)"
     assert error_summary("│ Error: Saved plan is stale\n") == "Saved plan is stale"
+
+
+def test_drift_borrows_sensitivity_that_terraform_1_0_leaves_out() -> None:
+    """terraform 1.0 writes resource_drift with `before_sensitive: {}`: never show the secret."""
+    before = {"content": "c", "secret": "OLD-SECRET"}
+    after = {"content": "c", "secret": "NEW-SECRET"}
+    plan = {
+        "terraform_version": "1.0.3",
+        "resource_drift": [{"address": "x.s", "change": {
+            "actions": ["update"], "before": before, "after": after, "before_sensitive": {}, "after_sensitive": {}}}],
+        "resource_changes": [{"address": "x.s", "change": {
+            "actions": ["update"], "before": after, "after": before,
+            "before_sensitive": {"secret": True}, "after_sensitive": {"secret": True}}}],
+    }  # fmt: skip
+    summary = summarize(plan)
+    dumped = summary.model_dump_json()
+    assert "SECRET" not in dumped
+    (drift,) = summary.drift
+    assert [(a.path, a.before, a.after) for a in drift.attributes] == [("secret", "(sensitive)", "(sensitive)")]
