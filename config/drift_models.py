@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tfo.config.drift_config import AlertEvent, AlertsConfig
 from tfo.config.payloads import Baseline, ChangeCounts, CheckResult, IgnoredChange, ResourceChange, RunReport
+from tfo.config.plan_models import OmitDefaults
 
 # Buckets of tfo_run_duration_seconds, in seconds.
 RUN_DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -67,7 +68,7 @@ class Transition(_Payload):
         }
 
 
-class WorkspaceDrift(_Payload):
+class WorkspaceDrift(OmitDefaults):
     status: DriftStatus
     cause: str | None = None  # the main one of `causes` (a ChangeCause)
     causes: list[str] = Field(default_factory=list)

@@ -11,8 +11,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel, ConfigDict, Field
 
 from tfo.config.drift_config import AlertsConfig, IgnoreRule
 from tfo.config.model import InputMapping, Operation
@@ -28,6 +27,7 @@ from tfo.config.plan_models import Baseline as Baseline
 from tfo.config.plan_models import ChangeCounts as ChangeCounts
 from tfo.config.plan_models import CheckResult as CheckResult
 from tfo.config.plan_models import IgnoredChange as IgnoredChange
+from tfo.config.plan_models import OmitDefaults
 from tfo.config.plan_models import OutputValue as OutputValue
 from tfo.config.plan_models import PlanSummary as PlanSummary
 from tfo.config.plan_models import ResourceChange as ResourceChange
@@ -200,25 +200,13 @@ TERMINAL = {
 }
 
 
-class WorkspaceReport(_Payload):
+class WorkspaceReport(OmitDefaults):
     """One workspace in a run's live status and in `--json`.
 
     In JSON (every Temporal payload) fields left at their defaults are omitted: a
     run of thousands of mostly unchanged workspaces then travels in a fraction of
     the bytes, and reading it back restores the defaults.
     """
-
-    @model_serializer(mode="wrap")
-    def _omit_defaults(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
-        data = handler(self)
-        if not info.mode_is_json() or not isinstance(data, dict):
-            return data
-        fields = type(self).model_fields
-        return {
-            key: value
-            for key, value in data.items()
-            if key not in fields or value != _json_default(fields[key])
-        }
 
     status: WorkspaceStatus = WorkspaceStatus.PENDING
     operation: str | None = None
@@ -239,11 +227,6 @@ class WorkspaceReport(_Payload):
     checks: list[CheckResult] = Field(default_factory=list)
     ignored: list[IgnoredChange] = Field(default_factory=list)
     diff_truncated: bool = False
-
-
-def _json_default(field: FieldInfo) -> Any:
-    default = field.get_default(call_default_factory=True)
-    return default.model_dump(mode="json") if isinstance(default, BaseModel) else default
 
 
 class RunStatus(StrEnum):

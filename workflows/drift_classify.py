@@ -53,10 +53,10 @@ def classify(
     ignored_drift = {i.address for i in ws.ignored if i.drift}
     resources = [r for r in ws.resources if r.address not in ignored_planned]
     drift = [r for r in ws.drift if r.address not in ignored_drift]
-    counts = ws.changes.model_copy()
-    for r in ws.resources:
-        if r.address in ignored_planned and r.action == "update":
-            counts.update -= 1
+    counts = ws.changes
+    ignored_updates = sum(1 for r in ws.resources if r.address in ignored_planned and r.action == "update")
+    if ignored_updates:
+        counts = counts.model_copy(update={"update": counts.update - ignored_updates})
     if counts.total() == 0 and not ws.output_changes and not drift:
         result.baseline = ws.baseline or result.baseline
         return result

@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
 # limit (at 10 MB, Temporal itself starts warning).
 HISTORY_LIMIT = 4000
 HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
+# Workspace results folded per workflow task.
+FOLD_BUDGET = 2000
 APPLIED_AT = "applied_at"
 ALERT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5))
 
@@ -56,6 +58,11 @@ class DriftLedgerWorkflow:
             lost_note=s.lost_note,
         )
 
+    @workflow.query(name="records")
+    def records(self) -> int:
+        """How many runs the ledger has folded in: a small answer, for waiting on a record."""
+        return self._state.records if self._state is not None else 0
+
     @workflow.query(name="history")
     def history(self) -> HistoryReport | None:
         if self._state is None:
@@ -72,11 +79,18 @@ class DriftLedgerWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
             now = workflow.now()
-            while self._inbox:
+            budget = FOLD_BUDGET
+            while self._inbox and budget > 0:
                 rec = self._inbox.pop(0)
+                budget -= max(1, len(rec.report.workspaces))
                 state.outbox.extend(
                     drift_rules.record_run(state, rec, now.isoformat(), applied_at=self._applied_at)
                 )
+            if self._inbox:
+                # A backlog (many runs, or a large run in many parts) is folded over several
+                # workflow tasks: one task must end well within the SDK's 2 s deadlock limit.
+                await workflow.sleep(timedelta(milliseconds=1))
+                continue
             for name, ws in drift_rules.due_reminders(state, now):
                 alert = make_alert(state, None, name, ws, AlertEvent.DRIFT, reminder=True)
                 if alert is not None:

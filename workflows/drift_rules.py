@@ -91,6 +91,7 @@ def record_run(
                 run_id=result.run_id,
             ))  # fmt: skip
         state.workspaces[name] = result
+    _trim_history(state)
     return alerts
 
 
@@ -128,16 +129,22 @@ def _carry_settled(previous: WorkspaceDrift | None, result: WorkspaceDrift) -> N
 
 
 def _remember(state: LedgerState, name: str, item: Transition) -> None:
-    """Append a transition, within the per-workspace and whole-ledger caps."""
     items = state.history.setdefault(name, [])
     items.append(item)
     del items[:-MAX_TRANSITIONS]
-    total = sum(len(v) for v in state.history.values())
-    while total > MAX_LEDGER_TRANSITIONS:
-        # Drop the oldest transition of the whole ledger (ties: by workspace name).
-        oldest = min((v[0].at, k) for k, v in state.history.items() if v)[1]
-        state.history[oldest].pop(0)
-        total -= 1
+
+
+def _trim_history(state: LedgerState) -> None:
+    """Keep the whole ledger's transitions within MAX_LEDGER_TRANSITIONS, oldest dropped first."""
+    excess = sum(len(v) for v in state.history.values()) - MAX_LEDGER_TRANSITIONS
+    if excess <= 0:
+        return
+    dated = sorted((t.at, name, i) for name, items in state.history.items() for i, t in enumerate(items))
+    drop: dict[str, int] = {}
+    for _, name, _ in dated[:excess]:
+        drop[name] = drop.get(name, 0) + 1
+    for name, count in drop.items():
+        del state.history[name][:count]  # a workspace's oldest come first in its list
 
 
 def transition(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> AlertEvent | None:
@@ -148,13 +155,15 @@ def transition(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> Aler
         return None
     # Compared with the last check that said something: an errored or unknown check in
     # between neither hides a resolution nor makes known drift new again.
-    if previous is not None and before in _UNSETTLED:
-        before, fingerprint = previous.settled_status, previous.settled_fingerprint
-    else:
-        fingerprint = previous.fingerprint() if previous else ""
+    settled = previous is not None and before in _UNSETTLED
+    if settled:
+        assert previous is not None
+        before = previous.settled_status
     if current.status == DriftStatus.DRIFTED:
         if before != DriftStatus.DRIFTED:
             return AlertEvent.DRIFT
+        assert previous is not None
+        fingerprint = previous.settled_fingerprint if settled else previous.fingerprint()
         return AlertEvent.CHANGED if fingerprint != current.fingerprint() else None
     if current.status == DriftStatus.PENDING:
         return AlertEvent.PENDING if before != DriftStatus.PENDING else None

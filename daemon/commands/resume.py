@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from tfo.daemon.commands.run import emit, exit_code, watch
 from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.interrupt import Interrupted, run_until_signal
 from tfo.daemon.run_control import allow_run_config, describe
 from tfo.daemon.session import session_for_run
 
@@ -18,6 +18,10 @@ def resume(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_
             await allow_run_config(await describe(session.client, run_id))
             return await watch(session.client, run_id, as_json=as_json)
 
-    report = asyncio.run(main())
+    try:
+        report = run_until_signal(main())
+    except Interrupted as exc:
+        exc.run_id = run_id
+        raise
     emit(report, as_json=as_json)
     return exit_code(report)

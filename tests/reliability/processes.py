@@ -8,13 +8,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import pty
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from tests.integration.cli_helpers import Tfo
 
 TFO = str(Path(sys.executable).parent / "tfo")
 # A safety net against a hang, never an assertion about speed.
@@ -185,3 +189,21 @@ def max_overlap(log: Path, *, cwd: str | None = None) -> int:
         running += 1 if starts else -1
         peak = max(peak, running)
     return peak
+
+
+@contextlib.contextmanager
+def in_own_group(tfo: Tfo, *args: str | Path, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`tfo ARGS` in a new session (its own process group) with a pty as stdin."""
+    logs.mkdir(parents=True, exist_ok=True)
+    primary, secondary = pty.openpty()
+    with (logs / "stdout").open("wb") as out, (logs / "stderr").open("wb") as err:
+        proc = subprocess.Popen(
+            [TFO, *(str(a) for a in args)], cwd=tfo.cwd, env=tfo.env, stdin=secondary, stdout=out, stderr=err,
+            start_new_session=True,
+        )
+    os.close(secondary)
+    try:
+        yield proc
+    finally:
+        stop(proc, group=True)
+        os.close(primary)
