@@ -54,19 +54,20 @@ class DriftRecordActivities:
 
     @activity.defn(name="record_run")
     async def record_run(self, rec: RecordRun) -> None:
+        key = rec.config_id or rec.config  # runs started before config IDs used the name
         await self._client.start_workflow(
             "DriftLedgerWorkflow",
-            LedgerState(config=rec.config, lost_note=await self._lost_note(rec.config)),
-            id=ledger_id(rec.config),
+            LedgerState(config=rec.config, lost_note=await self._lost_note(key, rec.config)),
+            id=ledger_id(key),
             task_queue=self._queue,
             start_signal="record",
             start_signal_args=[rec],
         )
 
-    async def _lost_note(self, config: str) -> str | None:
+    async def _lost_note(self, key: str, config: str) -> str | None:
         """Why a new ledger starts where one existed: never restart drift state silently."""
         try:
-            desc = await self._client.get_workflow_handle(ledger_id(config)).describe()
+            desc = await self._client.get_workflow_handle(ledger_id(key)).describe()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return None

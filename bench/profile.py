@@ -97,7 +97,7 @@ def phases(argv: list[str]) -> int:
         _PatchOnImport(
             {
                 "tfo.daemon.runs": [
-                    ("", "find_interrupted", "find interrupted run"),
+                    ("", "find_resumable", "find a resumable run"),
                     ("", "start_run", "start ParentWorkflow"),
                     ("", "build_request", "build request"),
                 ],

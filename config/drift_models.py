@@ -130,7 +130,9 @@ class AlertRequest(_Payload):
 class RecordRun(_Payload):
     """A finished run, sent to the config's drift ledger."""
 
-    config: str
+    config: str  # the name: the `config` label of metrics and alerts
+    # The ledger's key (LoadedConfig.id); empty from runs started before it existed.
+    config_id: str = ""
     report: RunReport
     consumes: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
     alerts: AlertsConfig | None = None
@@ -177,5 +179,6 @@ class HistoryReport(_Payload):
     workspaces: dict[str, list[Transition]] = Field(default_factory=dict)
 
 
-def ledger_id(config: str) -> str:
-    return f"tfo-drift-ledger-{config}"
+def ledger_id(config_id: str) -> str:
+    """The drift ledger's workflow ID, from the config's identity (not its bare name)."""
+    return f"tfo-drift-ledger-{config_id}"

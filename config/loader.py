@@ -54,6 +54,16 @@ class LoadedConfig:
     def name(self) -> str:
         return self.config.name or self.path.resolve().parent.name or "infra"
 
+    @property
+    def id(self) -> str:
+        """What schedules and the drift ledger are keyed by: never shared by accident.
+
+        An explicit top-level `id:` wins (it survives moving the repo); otherwise the
+        name plus a fingerprint of the config file's real path, so two repos both called
+        `infra` (or two files with one `name:`) never share schedules or a ledger.
+        """
+        return self.config.id or config_id(self.name, self.path)
+
     def workspace_dir(self, ws: Workspace) -> Path:
         return (self.root / ws.dir).resolve()
 
@@ -130,6 +140,7 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
     tf = cfg.terraform
     return ConfigSnapshot(
         name=loaded.name,
+        id=loaded.id,
         path=str(loaded.path.resolve()),
         state_dir=str(state_dir.resolve()),
         task_queue=cfg.task_queue,
@@ -144,6 +155,11 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
         ),
         alerts=cfg.alerts,
     )
+
+
+def config_id(name: str, path: Path) -> str:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    return f"{name}-{digest}"
 
 
 def lock_key(directory: Path) -> str:

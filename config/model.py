@@ -116,6 +116,9 @@ class InfraConfig(_Strict):
     model_config = ConfigDict(serialize_by_alias=False)
 
     name: SafeName | None = None
+    # What schedules and the drift ledger are keyed by; default: the name plus a
+    # fingerprint of the config file's real path (see LoadedConfig.id).
+    id: SafeName | None = None
     workspace_root: str = "."
     task_queue: SafeName = "tfo"
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)

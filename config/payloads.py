@@ -71,6 +71,8 @@ class ConfigSnapshot(_Payload):
     """A validated config, normalised by the client so the workflow does no I/O."""
 
     name: str
+    # The config's identity (LoadedConfig.id); empty in runs recorded before it existed.
+    id: str = ""
     path: str
     state_dir: str
     task_queue: str

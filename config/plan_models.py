@@ -112,14 +112,14 @@ class ResourceChange(_Payload):
     truncated: bool = False
 
     def public_json(self) -> dict[str, Any]:
-        """The `--json` shape: address and action always, the diff where there is one."""
-        out: dict[str, Any] = {"address": self.address, "action": self.action}
-        out["attributes"] = [a.model_dump() for a in self.attributes]
-        if self.replace_paths:
-            out["replace_paths"] = self.replace_paths
-        if self.truncated:
-            out["truncated"] = True
-        return out
+        """The `--json` shape (and MCP's): every key always present."""
+        return {
+            "address": self.address,
+            "action": self.action,
+            "attributes": [a.model_dump() for a in self.attributes],
+            "replace_paths": self.replace_paths,
+            "truncated": self.truncated,
+        }
 
 
 class Baseline(_Payload):

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -269,27 +269,33 @@ class TfoTools:
         return live
 
     async def list_runs(self, limit: int) -> RunList:
-        found: list[RunSummary] = []
+        """Recent runs of configs inside the roots, with tfo's status (as `tfo runs` shows it)."""
+        from tfo.daemon.run_list import PARENT_RUNS, tfo_status
+
+        mine: list[WorkflowExecution] = []
         scanned = 0
         try:
-            async for wf in self._client.list_workflows("WorkflowType = 'ParentWorkflow'", page_size=100):
+            async for wf in self._client.list_workflows(PARENT_RUNS, page_size=100):
                 scanned += 1
-                if scanned > 1000 or len(found) >= limit:
+                if scanned > 1000 or len(mine) >= limit:
                     break
                 recorded = (await wf.memo()).get("config")
-                if not isinstance(recorded, str) or not self._roots.holds_recorded(recorded):
-                    continue
-                found.append(
-                    RunSummary(
-                        run_id=wf.id,
-                        status=wf.status.name.lower() if wf.status else "unknown",
-                        started=wf.start_time.isoformat(),
-                        closed=wf.close_time.isoformat() if wf.close_time else None,
-                    )
-                )
+                if isinstance(recorded, str) and self._roots.holds_recorded(recorded):
+                    mine.append(wf)
+            statuses = await asyncio.gather(*(tfo_status(self._client, wf) for wf in mine))
         except RPCError as exc:
             raise RunError(f"cannot list runs: {exc.message}") from None
-        return RunList(runs=found)
+        return RunList(
+            runs=[
+                RunSummary(
+                    run_id=wf.id,
+                    status=status,
+                    started=wf.start_time.isoformat(),
+                    closed=wf.close_time.isoformat() if wf.close_time else None,
+                )
+                for wf, status in zip(mine, statuses, strict=True)
+            ]
+        )
 
     async def cancel_run(self, workflow_id: str) -> CancelResult:
         desc = await self._describe(workflow_id)
@@ -310,5 +316,5 @@ class TfoTools:
 
         loaded = self._load(config_path)
         await self._pool.ensure([loaded.config.task_queue])
-        report = await fetch_report(self._client, loaded.name) or DriftReport(config=loaded.name)
+        report = await fetch_report(self._client, loaded.id) or DriftReport(config=loaded.name)
         return DriftView.model_validate(report_json(report))

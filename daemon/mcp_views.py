@@ -99,6 +99,7 @@ class WorkspaceRunView(BaseModel):
     drift: list[ResourceView] = Field(default_factory=list, description="Changed outside terraform.")
     output_changes: list[str] = Field(default_factory=list)
     checks: list[CheckView] = Field(default_factory=list, description="Failing terraform check blocks.")
+    ignored: list[IgnoredView] = Field(default_factory=list, description="Changes that drift.ignore rules silence.")
     diff_truncated: bool = False
 
 

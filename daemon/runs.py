@@ -16,6 +16,7 @@ from temporalio.service import RPCError
 from tfo.config.errors import RunError
 from tfo.config.loader import LoadedConfig, snapshot
 from tfo.config.payloads import Mode, RunReport, RunRequest, RunStatus
+from tfo.daemon.run_adoption import MEMO_KEY, Adoption, choose_run, read_last, request_identity
 from tfo.daemon.scope import default_state_dir as default_state_dir
 from tfo.daemon.scope import select as select
 from tfo.workflows.parent import ParentWorkflow
@@ -26,8 +27,6 @@ _CLOSED_STATUS = {
     WorkflowExecutionStatus.FAILED: RunStatus.FAILED,
     WorkflowExecutionStatus.TIMED_OUT: RunStatus.FAILED,
 }
-
-
 
 
 def _index_dir() -> Path:
@@ -92,11 +91,19 @@ async def start_run(client: Client, request: RunRequest, *, run_id: str | None =
         request,
         id=run_id,
         task_queue=request.config.task_queue,
-        memo={"config": request.config.path, "mode": request.mode, "trigger": request.trigger},
+        memo={
+            "config": request.config.path,
+            "mode": request.mode,
+            "trigger": request.trigger,
+            # What was asked, so that only the same request ever resumes this run.
+            MEMO_KEY: request_identity(request),
+        },
     )
     remember_run(run_id, request)
     _active_file(Path(request.config.state_dir)).write_text(
-        json.dumps({"run_id": run_id, "mode": request.mode, "workspaces": request.workspaces})
+        json.dumps(
+            {"run_id": run_id, "mode": request.mode, "trigger": request.trigger, "workspaces": request.workspaces}
+        )
     )
     return run_id
 
@@ -121,19 +128,9 @@ def mark_ended(state_dir: Path, run_id: str) -> None:
         path.write_text(json.dumps({**last, "ended": True}))
 
 
-async def find_interrupted(client: Client, state_dir: Path, request: RunRequest) -> str | None:
-    """The previous run of this state dir, if it is still open and does the same thing."""
-    try:
-        last = json.loads(_active_file(state_dir).read_text())
-    except (OSError, ValueError):
-        return None
-    if last.get("ended") or last.get("mode") != request.mode or last.get("workspaces") != request.workspaces:
-        return None
-    try:
-        desc = await client.get_workflow_handle(last["run_id"]).describe()
-    except RPCError:
-        return None
-    return last["run_id"] if desc.status == WorkflowExecutionStatus.RUNNING else None
+async def find_resumable(client: Client, state_dir: Path, request: RunRequest) -> Adoption:
+    """The state dir's last run if it is this very request and nobody follows it (see run_adoption)."""
+    return await choose_run(client, state_dir, request, last=read_last(_active_file(state_dir)))
 
 
 async def report(client: Client, run_id: str, *, timeout: timedelta = timedelta(seconds=5)) -> RunReport:

@@ -1,7 +1,8 @@
 """Temporal Schedules of plan-only drift checks, reconciled from infra.yaml.
 
-Each schedule this config owns has the ID `tfo-sched:CONFIG:NAME`. Reconciling
-creates, updates and deletes exactly those, and never touches another config's.
+Each schedule this config owns has the ID `tfo-sched:CONFIG_ID:NAME` (see
+`daemon.schedule_owner`). Reconciling creates, updates and deletes exactly those,
+replaces this config's old-format ones, and never touches another config's.
 """
 
 from __future__ import annotations
@@ -29,17 +30,9 @@ from tfo.config.drift_config import ScheduleConfig
 from tfo.config.errors import RunError
 from tfo.config.loader import LoadedConfig
 from tfo.daemon import runs
+from tfo.daemon.schedule_owner import find_owned, schedule_id, schedule_memo
 
 MIN_CATCHUP = timedelta(seconds=10)
-
-
-def schedule_id(config: str, name: str) -> str:
-    # ':' cannot appear in tfo names, so one config's prefix never matches another's.
-    return f"tfo-sched:{config}:{name}"
-
-
-def owned_prefix(config: str) -> str:
-    return f"tfo-sched:{config}:"
 
 
 @dataclass
@@ -68,7 +61,7 @@ def build_schedule(
         action=ScheduleActionStartWorkflow(
             "ParentWorkflow",
             request,
-            id=f"tfo-plan-{request.config.name}-{sched.name}",
+            id=f"tfo-plan-{loaded.id}-{sched.name}",
             task_queue=request.config.task_queue,
             memo={"config": request.config.path, "mode": "plan", "trigger": "schedule"},
         ),
@@ -78,32 +71,24 @@ def build_schedule(
     )
 
 
-async def owned_ids(client: Client, config: str) -> list[str]:
-    prefix = owned_prefix(config)
-    found = []
-    async for item in await client.list_schedules():
-        if item.id.startswith(prefix):
-            found.append(item.id)
-    return sorted(found)
-
-
 async def reconcile_schedules(
     client: Client, loaded: LoadedConfig, *, state_dir: Path, ui_url: str | None = None, namespace: str = "default"
 ) -> ReconcileResult:
     """Make the server's schedules for this config exactly the configured ones."""
     result = ReconcileResult()
     wanted = {
-        schedule_id(loaded.name, s.name): build_schedule(
+        schedule_id(loaded.id, s.name): build_schedule(
             loaded, s, state_dir=state_dir, ui_url=ui_url, namespace=namespace
         )
         for s in loaded.config.schedules
     }
-    existing = set(await owned_ids(client, loaded.name))
+    owned = await find_owned(client, loaded)
+    existing = owned.current
     # Two daemons may reconcile at once: losing a create or delete race is success.
     for sid, schedule in sorted(wanted.items()):
         if sid not in existing:
             try:
-                await client.create_schedule(sid, schedule)
+                await client.create_schedule(sid, schedule, memo=schedule_memo(loaded))
                 result.created.append(sid)
                 continue
             except ScheduleAlreadyRunningError:
@@ -114,7 +99,7 @@ async def reconcile_schedules(
 
         await client.get_schedule_handle(sid).update(replace)
         result.updated.append(sid)
-    for sid in sorted(existing - set(wanted)):
+    for sid in sorted((existing - set(wanted)) | owned.legacy):
         try:
             await client.get_schedule_handle(sid).delete()
         except RPCError as exc:
@@ -128,7 +113,7 @@ async def control(client: Client, loaded: LoadedConfig, name: str, action: str) 
     """trigger, pause or unpause one of this config's schedules."""
     if name not in {s.name for s in loaded.config.schedules}:
         raise RunError(f"no schedule {name!r} in {loaded.path}")
-    handle = client.get_schedule_handle(schedule_id(loaded.name, name))
+    handle = client.get_schedule_handle(schedule_id(loaded.id, name))
     try:
         if action == "trigger":
             await handle.trigger(overlap=ScheduleOverlapPolicy.SKIP)

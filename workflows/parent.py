@@ -340,6 +340,7 @@ class ParentWorkflow:
         for i, part in enumerate(parts):
             record = RecordRun(
                 config=req.config.name,
+                config_id=req.config.id,
                 report=part,
                 consumes={
                     name: [(m.source_workspace, m.source_output) for m in self._specs[name].inputs]

@@ -82,7 +82,7 @@ async def _serve(
     current = {"config": loaded}
 
     def fetch() -> list[DriftReport]:
-        future = asyncio.run_coroutine_threadsafe(fetch_report(client, current["config"].name), loop)
+        future = asyncio.run_coroutine_threadsafe(fetch_report(client, current["config"].id), loop)
         try:
             report = future.result(timeout=10)
         except (TfoError, TimeoutError):

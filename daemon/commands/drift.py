@@ -49,12 +49,12 @@ def drift(
         fetch = fetch_history if history else fetch_report
         async with open_session(conn, state_dir=directory, default_queue=queue, embedded_worker=False) as session:
             if not conn.embedded:  # the deployment's workers answer the query
-                return await fetch(session.client, loaded.name)
+                return await fetch(session.client, loaded.id)
             # Embedded: a daemon may share this server, or none may run; a query needs a worker.
             from tfo.daemon.worker import query_worker
 
             async with query_worker(session.client, queue):
-                return await fetch(session.client, loaded.name)
+                return await fetch(session.client, loaded.id)
 
     answer = asyncio.run(main())
     if history:

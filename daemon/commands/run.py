@@ -12,6 +12,7 @@ from pathlib import Path
 from tfo.config.loader import LoadedConfig, load_config
 from tfo.config.payloads import Mode, RunReport, RunStatus
 from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.followers import FollowerLock
 from tfo.daemon.interrupt import Interrupted, run_until_signal
 from tfo.daemon.plan_text import plan_text
 from tfo.daemon.progress import make_progress
@@ -81,17 +82,28 @@ def _run(
         ) as session:
             if session.server:
                 request.ui_url = session.server.ui_url
-            run_id = await runs.find_interrupted(session.client, state_dir, request)
-            if run_id:
+            adoption = await runs.find_resumable(session.client, state_dir, request)
+            if adoption.note:
+                print(f"tfo: {adoption.note}", file=sys.stderr)
+            follower = adoption.follower
+            if adoption.run_id:
+                run_id = adoption.run_id
                 print(f"resuming interrupted run {run_id}", file=sys.stderr)
             else:
                 run_id = await runs.start_run(session.client, request)
+                follower = FollowerLock.take(state_dir, run_id)
             if session.server:
                 print(f"run {run_id} (Temporal UI: {session.server.ui_url})", file=sys.stderr)
             else:
                 print(f"run {run_id}", file=sys.stderr)
             following[0] = run_id  # for the hint, if a signal interrupts
-            final = await watch(session.client, run_id, as_json=opts.as_json)
+            ended = False
+            try:
+                final = await watch(session.client, run_id, as_json=opts.as_json)
+                ended = True
+            finally:
+                if follower:
+                    follower.release(ended=ended)
             runs.mark_ended(state_dir, run_id)
             return final
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from tfo.config.loader import load_config
 from tfo.daemon import runs
 from tfo.daemon.connection import ConnectionSettings
-from tfo.daemon.schedules import control, owned_ids, reconcile_schedules, schedule_id
+from tfo.daemon.schedule_owner import find_owned, schedule_id
+from tfo.daemon.schedules import control, reconcile_schedules
 from tfo.daemon.session import open_session
 
 
@@ -34,10 +35,10 @@ def schedules(
                 )
                 return {"created": result.created, "updated": result.updated, "deleted": result.deleted}
             if action == "list":
-                existing = set(await owned_ids(client, loaded.name))
+                existing = (await find_owned(client, loaded)).current
                 rows = []
                 for s in loaded.config.schedules:
-                    sid = schedule_id(loaded.name, s.name)
+                    sid = schedule_id(loaded.id, s.name)
                     row: dict[str, object] = {"name": s.name, "id": sid, "synced": sid in existing}
                     if sid in existing:
                         desc = await client.get_schedule_handle(sid).describe()

@@ -36,6 +36,7 @@ def show(
 ) -> int:
     async def main() -> tuple[RunReport, str | None]:
         async with control_run(conn, run_id, state_dir=state_dir) as ctl:
+            ctl.serve()  # embedded: a worker answers for a run that no other tfo process follows
             return await runs.report(ctl.client, run_id), await _config_path(ctl.client, run_id)
 
     report, config_path = asyncio.run(main())

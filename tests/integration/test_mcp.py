@@ -197,7 +197,9 @@ async def test_tool_listing_and_list_workflows_on_examples(tmp: Path) -> None:
         assert (await call(session, "list_workflows", config_path=absolute))["config"] == "multi-region"
 
         drift = await call(session, "get_drift_report", config_path="multi-region/infra.yaml")
-        assert drift == {"config": "multi-region", "workspaces": {}, "alerts_pending": 0, "alerts_sent": 0}
+        assert drift == {
+            "config": "multi-region", "workspaces": {}, "alerts_pending": 0, "alerts_sent": 0, "lost_note": None
+        }
 
 
 async def test_plan_run_matches_tfo_plan_json(tmp: Path, terraform) -> None:  # type: ignore[no-untyped-def]
@@ -385,3 +387,43 @@ async def test_escape_attempts_are_refused_without_leaking(tmp: Path, terraform)
             if secret not in sent:
                 assert secret not in message, (sent, message)
     assert state_resources(outside / "outside-secret-ws") == []
+
+
+async def test_plan_diff_tool_returns_the_bounded_masked_diff(tmp: Path, terraform) -> None:  # type: ignore[no-untyped-def]
+    two_tier(tmp / "root" / "stack", terraform.binary)
+    async with mcp_session(tmp, "--config-root", tmp / "root") as session:
+        started = await call(session, "execute_workflow", config_path="stack/infra.yaml")
+        run_id = started["workflow_id"]
+        await wait_status(session, run_id)
+        diff = await call(session, "get_plan_diff", workflow_id=run_id, workspace="net")
+        assert list(diff["workspaces"]) == ["net"]
+        (net,) = diff["workspaces"]["net"]["resources"]
+        assert (net["address"], net["action"]) == ("null_resource.net", "create"), net
+        assert {"path": "triggers.trigger", "before": None, "after": "v1"} in net["attributes"], net
+        result = await session.call_tool("get_plan_diff", {"workflow_id": run_id})
+        assert "+ null_resource.net" in text(result) and "+ null_resource.app" in text(result)
+        assert "s3cr3t-value" not in json.dumps(result.structured_content) + text(result)
+        message = await refused(session, "get_plan_diff", workflow_id=run_id, workspace="nope")
+        assert "no workspace" in message
+
+
+async def test_list_runs_shows_tfo_status_not_temporal_status(tmp: Path, terraform) -> None:  # type: ignore[no-untyped-def]
+    """A failed plan *completes* as a workflow; list_runs says failed, like `tfo runs` (issue 15)."""
+    write_stack(tmp / "root" / "good", [W("solo")], binary=terraform.binary)
+    write_stack(tmp / "root" / "bad", [W("broken", broken=True)], binary=terraform.binary)
+    async with mcp_session(tmp, "--config-root", tmp / "root", "--allow-apply") as session:
+        failed = (await call(session, "execute_workflow", config_path="bad"))["workflow_id"]
+        assert (await wait_status(session, failed))["status"] == "failed"
+        gated = (await call(session, "execute_workflow", config_path="good", mode="apply"))["workflow_id"]
+        await wait_status(session, gated, lambda s: s["status"] == "awaiting_approval")
+
+        listed = await session.call_tool("list_runs", {})
+        statuses = {r["run_id"]: r["status"] for r in (listed.structured_content or {})["runs"]}
+        assert statuses == {failed: "failed", gated: "awaiting_approval"}, statuses
+        assert "completed" not in text(listed), text(listed)
+
+        rejected = await asyncio.to_thread(Tfo(tmp, cwd=tmp).run, "reject", gated)
+        assert rejected.code == 0, rejected
+        await wait_status(session, gated)
+        statuses = {r["run_id"]: r["status"] for r in (await call(session, "list_runs"))["runs"]}
+        assert statuses == {failed: "failed", gated: "rejected"}, statuses

@@ -101,6 +101,8 @@ def test_approve_releases_the_gate_and_resume_applies(tmp_path, terraform) -> No
     print(f"tfo approve with no other tfo process alive: {seconds:.1f} s", file=sys.stderr)
     assert approved.code == 0 and "approved" in approved.stdout, str(approved)
     assert f"tfo resume {run_id}" in approved.stdout, str(approved)  # nothing runs it: say how
+    # The approver sees what is approved, as at the gate of `tfo apply`.
+    assert f"Plan for run {run_id}:" in approved.stderr and "+ null_resource.net" in approved.stderr, str(approved)
     assert_nothing_running(state)
     resumed = tfo.run("resume", run_id, "--json", idle=state)
     assert resumed.code == 0 and resumed.json()["status"] == "succeeded", str(resumed)

@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.integration.cli_helpers import Tfo
 from tests.integration.drift_helpers import parent_runs, running_daemon
 from tests.reliability.figures import record_figure
-from tests.reliability.processes import lock_holder, wait_for
+from tests.reliability.processes import GIVE_UP, lock_holder, wait_for
 from tests.reliability.stacks import failing_stack
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
@@ -62,8 +62,12 @@ def test_lock_retries_stay_off_stderr(tfo: Tfo, terraform, tmp_path: Path) -> No
     config = write_stack(root / "stack", [W("locked")], binary=terraform.binary, settings={"lock_timeout": "0s"})
     assert tfo.run("apply", config, "--auto-approve").code == 0
     (root / "stack" / "locked" / "main.tf").write_text(W("locked", trigger="v2").main_tf())
-    with lock_holder(root / "stack" / "locked" / "terraform.tfstate", 4.0):
-        result = tfo.run("plan", config)
+    logs = root / "logs" / "tfo"
+    with tfo.background("plan", config, logs=root / "plan") as planning:
+        # Held until tfo has retried at least once, then released: the next attempt plans.
+        with lock_holder(root / "stack" / "locked" / "terraform.tfstate", GIVE_UP):
+            wait_for("a failed attempt on the held lock", lambda: _logged(logs, "Error acquiring the state lock"))
+        result = planning.finish()
     assert result.code == 2, result  # the retry after the lock was released planned the change
     assert_quiet(result.stderr)
     log = details_file(result.stderr).read_text()
@@ -93,3 +97,7 @@ def test_daemon_logs_one_line_per_failure(tfo: Tfo, terraform, tmp_path: Path) -
     assert len([line for line in failures if "(tfo-ws-undeclared-" in line]) == 1, stderr
     assert all(len(line) <= 420 for line in stderr.splitlines()), stderr
     assert "Traceback" in details_file(stderr).read_text()
+
+
+def _logged(directory: Path, text: str) -> bool:
+    return any(text in path.read_text() for path in directory.glob("tfo-*.log"))
