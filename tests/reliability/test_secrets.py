@@ -1,5 +1,7 @@
-"""Secrets never leak: a canary in a sensitive output and in a sensitive variable is
-counted in everything tfo writes or shows, and must appear zero times.
+"""Secrets never leak: a canary in a sensitive output, in a sensitive variable and in a
+sensitive resource attribute (changed in a plan and changed outside terraform, so it
+appears in attribute-level diffs and drift) is counted in everything tfo writes or
+shows, and must appear zero times.
 
 Scanned: every Temporal history (fetch_history JSON of every workflow on the server)
 and the raw bytes of the embedded server's SQLite files; every file in the state dir,
@@ -20,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import yaml
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -30,9 +33,20 @@ from tests.reliability.history import executions, payloads
 from tests.reliability.mcp_client import call, mcp_session, wait_done
 from tests.reliability.processes import kill_all, processes_mentioning
 from tests.stacks import WorkspaceTemplate as W
-from tests.stacks import state_resources, write_stack
+from tests.stacks import filestore_main_tf, state_resources, write_stack
 from tfo.daemon.codec import ENCODING
 from tfo.daemon.embedded import EmbeddedServer
+
+
+def add_vault(root: Path, config: Path, canary_attr: str) -> None:
+    """vault: a filestore object (devtools/test_provider.py) whose sensitive `secret` holds the canary."""
+    (root / "vault").mkdir(exist_ok=True)
+    (root / "objects").mkdir(exist_ok=True)
+    objects = {"key": {"path": str(root / "objects" / "key.json"), "content": "vault-plain-77", "secret": canary_attr}}
+    (root / "vault" / "main.tf").write_text(filestore_main_tf(objects))
+    doc = yaml.safe_load(config.read_text())
+    doc["workspaces"].append({"name": "vault", "dir": "vault"})
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
 def secret_stack(root: Path, binary: str, *, canary_out: str, canary_var: str, top: dict[str, Any]) -> Path:
@@ -95,11 +109,13 @@ async def histories(address: str, **options: Any) -> list[Any]:
 def test_canaries_appear_nowhere(tfo: Tfo, terraform, tmp_path: Path) -> None:
     root = tmp_path.resolve()
     canary_out, canary_var = f"canary-out-{uuid.uuid4().hex}", f"canary-var-{uuid.uuid4().hex}"
-    scan = Scan(canary_out, canary_var)
+    canary_attr = f"canary-attr-{uuid.uuid4().hex}"
+    scan = Scan(canary_out, canary_var, canary_attr)
     state = root / "state"
     with AlertReceiver().serving() as hook:
         top = {"name": "secrets", "alerts": {"urls": [hook.url]}, "schedules": [{"name": "drift", "every": "1h"}]}
         config = secret_stack(root / "stack", terraform.binary, canary_out=canary_out, canary_var=canary_var, top=top)
+        add_vault(root / "stack", config, canary_attr + "-v1")
         outputs: list[Result] = []
 
         def cli(*args: str | Path) -> Result:
@@ -124,8 +140,21 @@ def test_canaries_appear_nowhere(tfo: Tfo, terraform, tmp_path: Path) -> None:
         ):
             result = cli(*args, "--state-dir", state)
             assert result.code == 0, result
-        # The canaries really went through: terraform's own state holds both.
+        # The secret attribute changes in the config and, differently, outside terraform.
+        key = root / "stack" / "objects" / "key.json"
+        key.write_text(json.dumps({**json.loads(key.read_text()), "secret": canary_attr + "-drifted"}))
+        main_tf = root / "stack" / "vault" / "main.tf"
+        main_tf.write_text(main_tf.read_text().replace(canary_attr + "-v1", canary_attr + "-v2"))
+        changed = cli("plan", config, "--json", "--state-dir", state)
+        assert changed.code == 2, changed
+        vault = changed.json()["workspaces"]["vault"]
+        assert {"path": "secret", "before": "(sensitive)", "after": "(sensitive)"} in vault["drift"][0]["attributes"]
+        diff_run = changed.json()["run_id"]
+        for args in (("show", diff_run), ("show", diff_run, "--json"), ("drift", config, "--json")):
+            assert cli(*args, "--state-dir", state).code == 0
+        # The canaries really went through: terraform's own state holds them.
         assert canary_out in (root / "stack" / "net" / "terraform.tfstate").read_text()
+        assert canary_attr in (root / "stack" / "vault" / "terraform.tfstate").read_text()
         assert state_resources(root / "stack" / "app") == ["null_resource.app"]
 
         try:
@@ -133,7 +162,7 @@ def test_canaries_appear_nowhere(tfo: Tfo, terraform, tmp_path: Path) -> None:
                 metrics = _scrape_text(daemon.metrics_port)
                 assert "tfo_workspace_drifted" in metrics
                 address = "127.0.0.1:" + str(json.loads((state / "server" / "server.json").read_text())["port"])
-                mcp_results = asyncio.run(_mcp(root, state, run_id))
+                mcp_results = asyncio.run(_mcp(root, state, run_id, diff_run))
                 found = asyncio.run(histories(address))
                 assert hook.received(), "no alert was sent"
                 code = daemon.terminate()
@@ -141,6 +170,7 @@ def test_canaries_appear_nowhere(tfo: Tfo, terraform, tmp_path: Path) -> None:
         finally:
             kill_all(processes_mentioning(str(root / "stack")))
         alerts = hook.received()
+    assert any(a["title"] == "Drift detected: secrets/vault" and "(sensitive)" in a["message"] for a in alerts), alerts
 
     for result in outputs:
         scan.text(f"tfo {' '.join(result.args[:1])} stdout", result.stdout)
@@ -174,7 +204,7 @@ def _scrape_text(port: int) -> str:
         return str(response.read().decode())
 
 
-async def _mcp(root: Path, state: Path, run_id: str) -> dict[str, str]:
+async def _mcp(root: Path, state: Path, run_id: str, diff_run: str) -> dict[str, str]:
     results: dict[str, str] = {}
     async with mcp_session(root, state, "--config-root", root, log=root / "mcp.log") as session:
         for tool, args in (
@@ -182,6 +212,7 @@ async def _mcp(root: Path, state: Path, run_id: str) -> dict[str, str]:
             ("get_drift_report", {"config_path": "stack/infra.yaml"}),
             ("list_workflows", {"config_path": "stack/infra.yaml"}),
             ("list_runs", {}),
+            ("get_plan_diff", {"workflow_id": diff_run}),
         ):
             structured, shown = await call(session, tool, **args)
             results[tool] = json.dumps(structured) + "\n" + shown
