@@ -7,6 +7,7 @@ replaces this config's old-format ones, and never touches another config's.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -61,7 +62,9 @@ def build_schedule(
         action=ScheduleActionStartWorkflow(
             "ParentWorkflow",
             request,
-            id=f"tfo-plan-{loaded.id}-{sched.name}",
+            # Unique per config (two configs may share a name and a schedule name); the
+            # server appends the firing time.
+            id=f"tfo-plan-{loaded.name}-{sched.name}-{hashlib.sha256(loaded.id.encode()).hexdigest()[:8]}",
             task_queue=request.config.task_queue,
             memo={"config": request.config.path, "mode": "plan", "trigger": "schedule"},
         ),

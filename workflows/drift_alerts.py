@@ -38,7 +38,12 @@ def resource_lines(resources: list[ResourceChange], *, heading: str | None = Non
     for r in resources[:MAX_LISTED]:
         lines.append(f"  {_SYMBOLS.get(r.action, r.action)} {r.address}")
         for a in r.attributes[:MAX_ATTRIBUTES]:
-            lines.append(f"      {a.path}: {_value(a.before)} -> {_value(a.after)}")
+            if r.action == "create":
+                lines.append(f"      {a.path}: {_value(a.after)}")
+            elif r.action == "delete":
+                lines.append(f"      {a.path}: {_value(a.before)}")
+            else:
+                lines.append(f"      {a.path}: {_value(a.before)} -> {_value(a.after)}")
         hidden = len(r.attributes) - MAX_ATTRIBUTES
         if hidden > 0 or r.truncated:
             lines.append("      ... more attributes in `tfo show`")

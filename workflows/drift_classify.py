@@ -87,17 +87,19 @@ def _status_and_causes(
             return DriftStatus.PENDING, _ordered(causes)
         return DriftStatus.DRIFTED, _ordered(causes)
     if planned and not ours and not has_drift:
-        causes.add(_unlisted_cause(ws, baseline))
+        causes.add(_unlisted_cause(ws, counts, baseline))
     if has_drift or not ours:
         return DriftStatus.DRIFTED, _ordered(causes)
     return DriftStatus.PENDING, _ordered(causes)
 
 
-def _unlisted_cause(ws: WorkspaceReport, baseline: Baseline) -> str:
+def _unlisted_cause(ws: WorkspaceReport, counts: ChangeCounts, baseline: Baseline) -> str:
     """Changes that nothing on tfo's side explains, with no resource drift listed."""
     assert ws.baseline is not None
     if baseline.state and ws.baseline.state != baseline.state:
         return "state"  # resources appeared in or vanished from state
+    if not baseline.state and counts.create and counts.total() == counts.create:
+        return "state"  # no state digest since the last apply: only re-creations, so gone from state
     if lists_resource_drift(ws.terraform_version):
         return "state"  # terraform would have listed an out-of-band change
     return "out_of_band"  # terraform 1.0 refreshes drift silently into the plan

@@ -35,6 +35,7 @@ from tests.integration.drift_helpers import (
 )
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import address_actions, state_resources, write_stack
+from tfo.config.loader import load_config
 
 ACTIONS = ("create", "update", "delete", "replace")
 
@@ -264,7 +265,9 @@ def test_errors_never_apply_and_schedules_reconcile(tfo: Tfo, terraform: Terrafo
         )
         synced = tfo.run("schedules", "sync", other, "--state-dir", state, "--json", idle=state)
         assert synced.code == 0, synced
-        assert synced.json() == {"created": [f"tfo-sched:{other_name}:a"], "updated": [], "deleted": []}
+        # Schedules are keyed by the config's identity: its name plus a fingerprint of its path.
+        config_id, other_id = load_config(config).id, load_config(other).id
+        assert synced.json() == {"created": [f"tfo-sched:{other_id}:a"], "updated": [], "deleted": []}
 
         with running_daemon(config, root, logs=root / "daemon", state_dir=state) as daemon:
             listed = tfo.run("schedules", "list", config, "--state-dir", state, "--json")
@@ -310,11 +313,12 @@ def test_errors_never_apply_and_schedules_reconcile(tfo: Tfo, terraform: Terrafo
             assert {r["name"]: r["synced"] for r in listed.json()["schedules"]} == {"a": True, "c": True}
             old = tfo.run("schedules", "list", first_version, "--state-dir", state, "--json")
             assert old.code == 0, old
-            assert {r["name"]: r["synced"] for r in old.json()["schedules"]} == {"a": True, "b": False}
+            # A copy of the config at another path is another config: it owns none of these.
+            assert {r["name"]: r["synced"] for r in old.json()["schedules"]} == {"a": False, "b": False}
             assert schedule_intervals(state, "tfo-sched:") == {
-                f"tfo-sched:{name}:a": [4.0],
-                f"tfo-sched:{name}:c": [7200.0],
-                f"tfo-sched:{other_name}:a": [3600.0],
+                f"tfo-sched:{config_id}:a": [4.0],
+                f"tfo-sched:{config_id}:c": [7200.0],
+                f"tfo-sched:{other_id}:a": [3600.0],
             }
             others = tfo.run("schedules", "list", other, "--state-dir", state, "--json")
             assert others.code == 0, others

@@ -72,7 +72,9 @@ def test_same_name_configs_keep_their_schedules_and_ledgers(tfo: Tfo, terraform,
         assert list(drift.json()["workspaces"]) == [ws], drift
 
 
-def test_old_schedule_ids_migrate_only_for_their_own_file_and_an_id_clash_is_one_line(tfo: Tfo, terraform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_old_schedule_ids_migrate_only_for_their_own_file_and_an_id_clash_is_one_line(  # type: ignore[no-untyped-def]
+    tfo: Tfo, terraform, tmp_path: Path
+) -> None:
     from tfo.daemon.schedules import build_schedule
 
     root = tmp_path.resolve()

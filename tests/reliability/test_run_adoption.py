@@ -51,7 +51,8 @@ def test_only_the_same_request_resumes_and_an_edit_starts_a_new_plan(tfo: Tfo, t
     started = time.monotonic()
     with tfo.background("apply", config, logs=tmp_path / "third") as third:
         assert third.wait_for_approval() == run_id
-        record_figure("adoption: resume after the follower was killed -9, seconds to the gate", time.monotonic() - started)
+        seconds = time.monotonic() - started
+        record_figure("adoption: resume after the follower was killed -9, seconds to the gate", seconds)
         assert interrupt(third) == 130, third.stderr()
 
     config.write_text(config.read_text() + "# edited between the interrupted apply and the next\n")

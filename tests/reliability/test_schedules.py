@@ -71,7 +71,10 @@ def test_long_checks_never_overlap_and_downtime_catches_up_once(tfo: Tfo, terraf
     # Each check plans for ~4 s; the schedule fires every 1 s.
     shim = write_shim(root / "terraform-shim", terraform.binary, calls, plan_delay=4)
     config = write_stack(
-        root / "stack", [W("solo")], binary=shim, top={"name": NAME, "schedules": [{"name": "drift", "every": "1s"}]}
+        root / "stack",
+        [W("solo")],
+        binary=shim,
+        top={"name": NAME, "id": NAME, "schedules": [{"name": "drift", "every": "1s"}]},
     )
     state = root / "stack" / ".tfo"
     try:
@@ -127,7 +130,7 @@ async def test_checks_missed_while_the_daemon_is_down_run_once(temporal_env, ter
         tmp_path / "stack",
         [W("solo")],
         binary=terraform.binary,
-        top={"name": name, "task_queue": task_queue, "schedules": [{"name": "drift", "every": "2s"}]},
+        top={"name": name, "id": name, "task_queue": task_queue, "schedules": [{"name": "drift", "every": "2s"}]},
     )
     client = temporal_env.client
     address = client.service_client.config.target_host

@@ -222,3 +222,13 @@ def test_first_check_without_a_baseline_uses_terraforms_word() -> None:
     assert result is not None and result.status == DriftStatus.PENDING  # no resource drift listed on 1.11
     old = classify(ws(rc(), version="1.0.3"), None, mode="plan", run_id="r", now=T0.isoformat())
     assert old is not None and old.status == DriftStatus.DRIFTED and old.cause == "unknown"
+
+
+def test_recreations_right_after_an_apply_are_state_drift() -> None:
+    """An apply records no state digest: resources to re-create are still told as `state`."""
+    st = settled("dns")
+    applied = ws(rc(), baseline=BASE)
+    applied.outcome = "applied"
+    fold(st, 1, dns=applied)
+    fold(st, 2, dns=ws(rc("null_resource.record", "create"), version="1.0.3", baseline=BASE))
+    assert (st.workspaces["dns"].status, st.workspaces["dns"].cause) == (DriftStatus.DRIFTED, "state")
