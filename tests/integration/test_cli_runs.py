@@ -6,7 +6,6 @@ After every command that ends, no dev server of that state dir may be left runni
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ RUN_KEYS = {"run_id", "mode", "status", "changes", "workspaces"}
 WORKSPACE_KEYS = {"status", "changes", "resources", "outputs", "error"}
 CHANGE_KEYS = {"create", "update", "delete", "replace"}
 
-
-@pytest.fixture
-def tfo(tmp_path: Path, terraform) -> Iterator[Tfo]:  # type: ignore[no-untyped-def]
-    root = tmp_path.resolve()
-    try:
-        yield Tfo(root, cwd=root)
-    finally:
-        # Only a failed test can leave one; it has already been reported by then.
-        kill_dev_servers(root)
 
 
 def one_line_error(result: Result) -> str:

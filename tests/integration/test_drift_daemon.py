@@ -18,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.conftest import Terraform
-from tests.integration.cli_helpers import HANG_TIMEOUT, Tfo, assert_nothing_running, dev_servers, kill_dev_servers
+from tests.integration.cli_helpers import HANG_TIMEOUT, Tfo, assert_nothing_running, dev_servers
 from tests.integration.drift_helpers import (
     AlertReceiver,
     Daemon,
@@ -39,15 +38,6 @@ from tfo.config.loader import load_config
 
 ACTIONS = ("create", "update", "delete", "replace")
 
-
-@pytest.fixture
-def tfo(tmp_path: Path, terraform: Terraform) -> Iterator[Tfo]:
-    root = tmp_path.resolve()
-    try:
-        yield Tfo(root, cwd=root)
-    finally:
-        # Only a failed test can leave one; it has already been reported by then.
-        kill_dev_servers(root)
 
 
 def edit_config(config: Path, change: Callable[[dict[str, Any]], None]) -> None:

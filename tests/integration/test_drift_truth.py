@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,13 @@ import pytest
 
 from devtools.offline_terraform import filestore_provider_available
 from tests.conftest import Terraform
-from tests.integration.cli_helpers import HANG_TIMEOUT, Tfo, kill_dev_servers
+from tests.integration.cli_helpers import HANG_TIMEOUT, Tfo
 from tests.integration.drift_helpers import AlertReceiver, Daemon, running_daemon, wait_for
 from tests.stacks import filestore_main_tf
 
 pytestmark = pytest.mark.skipif(not filestore_provider_available(), reason="the tf package is not installed")
 NAME = "truth"
 
-
-@pytest.fixture
-def tfo(tmp_path: Path, terraform: Terraform) -> Iterator[Tfo]:
-    root = tmp_path.resolve()
-    try:
-        yield Tfo(root, cwd=root)
-    finally:
-        kill_dev_servers(root)
 
 
 def terraform_version(binary: str) -> tuple[int, int]:
@@ -256,6 +247,9 @@ def test_drift_truth_on_a_real_stack(tfo: Tfo, terraform: Terraform, tmp_path: P
             doc = Checks(tfo, stack, daemon).run()
             assert {n: w["since"] for n, w in doc["workspaces"].items()} == sinces
             assert len(hook.received()) == alerts_before_restart, titles(hook)[alerts_before_restart:]
+            # `tfo drift` reads only the ledger: a workspace dir that is gone hides nothing.
+            shutil.rmtree(root / "extra")
+            assert set(Checks(tfo, stack, daemon).drift()["workspaces"]) == {"store", "app", "edge", "solo", "extra"}
 
 
 def test_failing_check_block_is_reported_and_the_status_stays_clean(

@@ -13,7 +13,6 @@ import pty
 import select
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import yaml
 
 from devtools.offline_terraform import filestore_provider_available
 from tests.conftest import Terraform
-from tests.integration.cli_helpers import TFO, Tfo, cli_env, kill_dev_servers
+from tests.integration.cli_helpers import TFO, Tfo, cli_env
 from tests.integration.engine import run_stack
 from tests.reliability.history import BLOB_WARN, executions, largest_blob
 from tests.stacks import WorkspaceTemplate as W
@@ -33,14 +32,6 @@ from tfo.config.payloads import DIFF_MAX_ATTRIBUTES, DIFF_MAX_VALUE_CHARS, DIFF_
 pytestmark = pytest.mark.skipif(not filestore_provider_available(), reason="the tf package is not installed")
 CANARY = "CANARY-7c1e-secret-attribute"
 
-
-@pytest.fixture
-def tfo(tmp_path: Path, terraform: Terraform) -> Iterator[Tfo]:
-    root = tmp_path.resolve()
-    try:
-        yield Tfo(root, cwd=root)
-    finally:
-        kill_dev_servers(root)
 
 
 def filestore_stack(
