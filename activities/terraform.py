@@ -23,6 +23,7 @@ from tfo.activities import workdir
 from tfo.activities.baseline import fingerprint
 from tfo.activities.failures import binary_error, classify, non_retryable
 from tfo.activities.plan_summary import redact_outputs, summarize
+from tfo.activities.policy_check import check_plan
 from tfo.activities.runner import (
     CommandResult,
     TerraformRunner,
@@ -120,6 +121,9 @@ class TerraformActivities:
             plan = json.loads(shown.stdout)
             summary = summarize(plan, ignore_rules=ws.drift_ignore)
             summary.baseline = fingerprint(ws, req.inputs, plan)
+            if req.policies:
+                _heartbeat("policy", ws.name)
+                summary.policy = await check_plan(req, plan)
         finally:
             var_file.unlink(missing_ok=True)
             if not req.keep_plan:

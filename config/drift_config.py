@@ -88,6 +88,7 @@ class AlertEvent(StrEnum):
     FAILURE = "failure"
     PENDING = "pending"
     CHECK_FAILED = "check_failed"
+    POLICY_VIOLATION = "policy_violation"
 
 
 _ATTRIBUTE_PATH = re.compile(r"[A-Za-z0-9_*?\[\]-]+(\.[A-Za-z0-9_*?\[\]-]+)*")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tfo.config.drift_config import AlertEvent, AlertsConfig
 from tfo.config.payloads import Baseline, ChangeCounts, CheckResult, IgnoredChange, ResourceChange, RunReport
 from tfo.config.plan_models import OmitDefaults
+from tfo.config.policy_models import PolicyVerdict
 
 # Buckets of tfo_run_duration_seconds, in seconds.
 RUN_DURATION_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -79,6 +80,7 @@ class WorkspaceDrift(OmitDefaults):
     baseline: Baseline | None = None
     checks: list[CheckResult] = Field(default_factory=list)
     ignored: list[IgnoredChange] = Field(default_factory=list)
+    policy: list[PolicyVerdict] = Field(default_factory=list)  # slimmed by run_report.slim_for_ledger
     diff_truncated: bool = False
     terraform_version: str | None = None
     changes: ChangeCounts = Field(default_factory=ChangeCounts)

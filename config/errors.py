@@ -78,6 +78,7 @@ class ErrorType:
     NEEDS_REVIEW = "NeedsReview"
     LOCKED = "WorkspaceLocked"
     NO_WORKER = "NoWorker"
+    POLICY_DENIED = "PolicyDenied"
 
     RETRYABLE = frozenset({STATE_LOCKED, TRANSIENT})
     # The saved plan can no longer be applied, but a fresh plan may: the workflow re-plans.

@@ -27,6 +27,8 @@ from tfo.config.model import (
     accepted_keys,
 )
 from tfo.config.payloads import ConfigSnapshot, RunSettings, WorkspaceSpec
+from tfo.config.policy_compile import check_policies
+from tfo.config.policy_models import PolicyRule
 from tfo.config.tenants import check_tenants, workspace_queue
 from tfo.config.tfvars import read_tfvars
 from tfo.config.yaml_source import Loc, YamlDocument, read_yaml
@@ -38,6 +40,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "schedules": ScheduleConfig,
     "alerts": AlertsConfig,
     "tenants": Tenant,
+    "policies": PolicyRule,
 }
 
 
@@ -107,6 +110,7 @@ def validate_document(doc: YamlDocument, path: Path, *, check_files: bool = True
     dag = _check_graph(config, doc, source)
     check_tenants(config, doc, source)
     check_drift_sections(config, doc, source)
+    check_policies(config.policies, doc, source)
     loaded = LoadedConfig(config=config, path=path, root=root, dag=dag)
     if check_files:
         _check_files(loaded, doc, source)
@@ -154,6 +158,7 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
             worker_timeout=tf.worker_timeout,
         ),
         alerts=cfg.alerts,
+        policies=cfg.policies,
     )
 
 
@@ -190,7 +195,8 @@ def _describe(loc: Loc, data: Any) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
             node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and isinstance(node.get("name"), str) and loc[0] in ("workspaces", "tenants"):
+            named = loc[0] in ("workspaces", "tenants", "policies")
+            if isinstance(node, dict) and isinstance(node.get("name"), str) and named:
                 out += f" ({node['name']})"
         else:
             out += f".{part}" if out else str(part)

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from tfo.config.drift_config import AlertsConfig, DriftSettings, ScheduleConfig
 from tfo.config.durations import Duration
+from tfo.config.policy_models import MAX_RULES, PolicyRule
 
 # Names end up in workflow IDs, file paths and terraform argument lists, so only a
 # conservative alphabet is allowed: no leading dot or dash, no separators, no spaces.
@@ -127,6 +128,7 @@ class InfraConfig(_Strict):
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     alerts: AlertsConfig | None = None
     drift: DriftSettings = Field(default_factory=DriftSettings)
+    policies: list[PolicyRule] = Field(default_factory=list, max_length=MAX_RULES)
 
     def workspace(self, name: str) -> Workspace:
         for ws in self.workspaces:

@@ -31,6 +31,7 @@ from tfo.config.plan_models import OmitDefaults
 from tfo.config.plan_models import OutputValue as OutputValue
 from tfo.config.plan_models import PlanSummary as PlanSummary
 from tfo.config.plan_models import ResourceChange as ResourceChange
+from tfo.config.policy_models import PolicyRule, PolicyVerdict
 
 Mode = Literal["plan", "apply"]
 
@@ -79,6 +80,9 @@ class ConfigSnapshot(_Payload):
     workspaces: list[WorkspaceSpec]
     settings: RunSettings
     alerts: AlertsConfig | None = None
+    # Config-wide, so carried once here (not in every WorkspaceSpec) and handed to
+    # each workspace's request by the parent workflow.
+    policies: list[PolicyRule] = Field(default_factory=list)
 
     def workspace(self, name: str) -> WorkspaceSpec:
         for ws in self.workspaces:
@@ -126,6 +130,10 @@ class PlanRequest(_Payload):
     inputs: dict[str, InputValue] = Field(default_factory=dict)
     settings: RunSettings
     keep_plan: bool = False
+    # What the plan is checked against: the config's policies and the run they decide for.
+    policies: list[PolicyRule] = Field(default_factory=list)
+    mode: Mode = "plan"
+    trigger: str = "cli"
 
 
 class PlanResult(_Payload):
@@ -170,6 +178,9 @@ class WorkspaceRequest(_Payload):
     keep_plan: bool = False
     approved: PlanResult | None = None
     max_destructive: int | None = None
+    policies: list[PolicyRule] = Field(default_factory=list)
+    mode: Mode = "plan"
+    trigger: str = "cli"
 
 
 class WorkspaceOutcome(_Payload):
@@ -229,6 +240,7 @@ class WorkspaceReport(OmitDefaults):
     checks: list[CheckResult] = Field(default_factory=list)
     ignored: list[IgnoredChange] = Field(default_factory=list)
     diff_truncated: bool = False
+    policy: list[PolicyVerdict] = Field(default_factory=list)
 
 
 class RunStatus(StrEnum):
@@ -274,6 +286,7 @@ class RunReport(_Payload):
                     "checks": [c.model_dump() for c in ws.checks],
                     "ignored": [i.model_dump() for i in ws.ignored],
                     "diff_truncated": ws.diff_truncated,
+                    "policy": [v.model_dump() for v in ws.policy],
                 }
                 for name, ws in self.workspaces.items()
             },

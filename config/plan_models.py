@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
 
+from tfo.config.policy_models import PolicyVerdict
+
 SENSITIVE = "(sensitive)"
 UNKNOWN_AFTER_APPLY = "(known after apply)"
 
@@ -175,6 +177,8 @@ class PlanSummary(_Payload):
     checks: list[CheckResult] = Field(default_factory=list)
     ignored: list[IgnoredChange] = Field(default_factory=list)
     diff_truncated: bool = False
+    # `policies:` verdicts on this plan, at most MAX_VERDICTS, denials first.
+    policy: list[PolicyVerdict] = Field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:

@@ -89,6 +89,14 @@ class IgnoredView(BaseModel):
     drift: bool = False
 
 
+class PolicyView(BaseModel):
+    rule: str
+    message: str = ""
+    address: str = Field(default="", description="The resource change the rule judged.")
+    effect: Literal["deny", "warn"] = Field(description="deny: the workspace is not applied; warn: reported only.")
+    error: str | None = Field(default=None, description="Set when the rule could not be evaluated (a violation).")
+
+
 class WorkspaceRunView(BaseModel):
     status: str
     changes: ChangesView
@@ -101,6 +109,7 @@ class WorkspaceRunView(BaseModel):
     checks: list[CheckView] = Field(default_factory=list, description="Failing terraform check blocks.")
     ignored: list[IgnoredView] = Field(default_factory=list, description="Changes that drift.ignore rules silence.")
     diff_truncated: bool = False
+    policy: list[PolicyView] = Field(default_factory=list, description="policies: verdicts, denials first.")
 
 
 class RunView(BaseModel):

@@ -8,6 +8,7 @@ that shows the rest.
 from __future__ import annotations
 
 from tfo.config.payloads import RunReport, WorkspaceReport
+from tfo.config.policy_models import MAX_VERDICTS
 from tfo.daemon.diff_text import render_workspaces
 from tfo.daemon.progress import changes_text
 
@@ -25,6 +26,14 @@ def _status_line(name: str, ws: WorkspaceReport) -> str:
     return f"  {name}: no changes"
 
 
+def policy_lines(ws: WorkspaceReport) -> list[str]:
+    """A line per policy verdict: `deny` blocks the apply, `warn` only reports."""
+    lines = [f"    {v.effect}: {v.text()}" for v in ws.policy]
+    if len(ws.policy) >= MAX_VERDICTS:
+        lines.append(f"    (at most {MAX_VERDICTS} policy verdicts are listed)")
+    return lines
+
+
 def has_diff(ws: WorkspaceReport) -> bool:
     return bool(ws.resources or ws.drift or ws.output_changes)
 
@@ -39,7 +48,9 @@ def plan_text(
     """The plan of a run: status lines, then each changed workspace's diff."""
     selected = {n: ws for n, ws in report.workspaces.items() if not workspaces or n in workspaces}
     lines = [f"Plan for run {report.run_id}:"]
-    lines += [_status_line(name, ws) for name, ws in selected.items()]
+    for name, ws in selected.items():
+        lines.append(_status_line(name, ws))
+        lines += policy_lines(ws)
     diffs = {name: (ws.resources, ws.drift, ws.output_changes) for name, ws in selected.items() if has_diff(ws)}
     if diffs:
         lines.append("")

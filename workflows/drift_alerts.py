@@ -25,6 +25,7 @@ _TITLES = {
     AlertEvent.FAILURE: "Drift check failed",
     AlertEvent.PENDING: "Unapplied changes",
     AlertEvent.CHECK_FAILED: "Check failed",
+    AlertEvent.POLICY_VIOLATION: "Policy violation",
 }
 _SYMBOLS = {"create": "+", "delete": "-", "update": "~", "replace": "-/+"}
 
@@ -58,6 +59,10 @@ def _body(ws: WorkspaceDrift, event: AlertEvent) -> list[str]:
         for check in ws.checks:
             lines.append(f"{check.address}: {check.status}")
             lines += [f"  {m}" for m in check.messages]
+        lines.append(f"drift status: {ws.status.value}")
+        return lines
+    if event == AlertEvent.POLICY_VIOLATION:
+        lines += [verdict.text() for verdict in ws.policy[:MAX_LISTED]]
         lines.append(f"drift status: {ws.status.value}")
         return lines
     if ws.status in (DriftStatus.DRIFTED, DriftStatus.PENDING):

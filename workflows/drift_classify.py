@@ -41,6 +41,7 @@ def classify(
         status=DriftStatus.CLEAN,
         checks=ws.checks,
         ignored=ws.ignored,
+        policy=ws.policy,
         diff_truncated=ws.diff_truncated,
         baseline=previous.baseline if previous else None,
         **base,

@@ -78,7 +78,7 @@ def record_run(
         event = transition(previous, result)
         counts = state.checks_total.setdefault(name, {})
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
-        events = [e for e in (event, _check_event(previous, result)) if e is not None]
+        events = [e for e in (event, _check_event(previous, result), _policy_event(previous, result)) if e is not None]
         sent = [a for e in events if (a := make_alert(state, rec, name, result, e)) is not None]
         alerts += sent
         result.last_alert_at = now if sent else (previous.last_alert_at if previous else None)
@@ -174,6 +174,19 @@ def _check_event(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> Al
     """A `check` block or condition that newly fails."""
     known = {c.address for c in previous.checks} if previous else set()
     return AlertEvent.CHECK_FAILED if {c.address for c in current.checks} - known else None
+
+
+def _policy_event(previous: WorkspaceDrift | None, current: WorkspaceDrift) -> AlertEvent | None:
+    """A (rule, resource) pair that newly violates a policy.
+
+    A check that errored or could not run says nothing about policy: it keeps the
+    pairs already known, so the next real check does not announce them again.
+    """
+    known = {(v.rule, v.address) for v in previous.policy} if previous else set()
+    if current.status in _UNSETTLED:
+        current.policy = previous.policy if previous else []
+        return None
+    return AlertEvent.POLICY_VIOLATION if {(v.rule, v.address) for v in current.policy} - known else None
 
 
 def due_reminders(state: LedgerState, now: datetime) -> list[tuple[str, WorkspaceDrift]]:

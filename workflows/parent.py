@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceSpec,
         WorkspaceStatus,
     )
+    from tfo.config.policy_models import denial_text, denials
     from tfo.workflows import retry
     from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
     from tfo.workflows.run_report import finalize, format_timeout, ledger_parts, mark_cancelled, record_outcome
@@ -245,9 +246,18 @@ class ParentWorkflow:
             keep_plan=self._req.mode == "apply",
             approved=approved,
             max_destructive=max_destructive,
+            policies=self._req.config.policies,
+            mode=self._req.mode,
+            trigger=self._req.trigger,
         )
 
     def _record(self, name: str, phase: Phase, inputs: dict[str, InputValue], outcome: WorkspaceOutcome) -> None:
+        denied = denials(outcome.plan.summary.policy) if outcome.plan and not outcome.applied else []
+        if denied and self._req.mode == "apply":
+            # Not applied, and its dependents are skipped as for any failure.
+            record_outcome(self._ws(name), outcome)
+            self._set(name, WorkspaceStatus.FAILED, error=denial_text(denied), error_type=ErrorType.POLICY_DENIED)
+            return
         self._outputs[name] = outcome.outputs
         if outcome.plan is not None and phase == Phase.PLAN:
             self._plans[name] = outcome.plan

@@ -13,11 +13,15 @@ from tfo.config.payloads import (
     WorkspaceReport,
     WorkspaceStatus,
 )
+from tfo.config.policy_models import PolicyVerdict, cut
 
 # A run's record in the drift ledger: at most this many resources per workspace and
 # list, and attribute diffs only until the record's diff budget is spent. The counts
 # stay exact; `tfo show RUN` has the rest.
 LEDGER_MAX_RESOURCES = 50
+# Policy verdicts per workspace in a ledger record, with their texts cut shorter.
+LEDGER_MAX_VERDICTS = 10
+LEDGER_VERDICT_CHARS = 120
 LEDGER_DIFF_BUDGET = 96 * 1024
 # A run reaches the ledger in parts of at most this many bytes of workspaces, so no
 # signal grows with the number of workspaces.
@@ -39,6 +43,7 @@ def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
         ws.checks = summary.checks
         ws.ignored = summary.ignored
         ws.diff_truncated = summary.diff_truncated
+        ws.policy = summary.policy
         ws.outcome = "changes" if summary.has_changes else "no_changes"
     if outcome.applied:
         ws.outcome = "applied"
@@ -98,9 +103,29 @@ def slim_for_ledger(report: RunReport) -> RunReport:
         cut = max(len(ws.resources), len(ws.drift)) > LEDGER_MAX_RESOURCES
         truncated = ws.diff_truncated or cut or any(r.truncated for r in lists[0] + lists[1])
         workspaces[name] = ws.model_copy(
-            update={"outputs": {}, "drift": lists[0], "resources": lists[1], "diff_truncated": truncated}
+            update={
+                "outputs": {},
+                "drift": lists[0],
+                "resources": lists[1],
+                "diff_truncated": truncated,
+                "policy": _slim_verdicts(ws.policy),
+            }
         )
     return report.model_copy(update={"workspaces": workspaces})
+
+
+def _slim_verdicts(verdicts: list[PolicyVerdict]) -> list[PolicyVerdict]:
+    short = LEDGER_VERDICT_CHARS
+    return [
+        v.model_copy(
+            update={
+                "message": cut(v.message, short),
+                "address": cut(v.address, short),
+                "error": cut(v.error, short) if v.error else None,
+            }
+        )
+        for v in verdicts[:LEDGER_MAX_VERDICTS]
+    ]
 
 
 def ledger_parts(report: RunReport) -> list[RunReport]:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceOutcome,
         WorkspaceRequest,
     )
+    from tfo.config.policy_models import denials
     from tfo.workflows import retry
 
 
@@ -43,7 +44,8 @@ class TerraformWorkflow:
         else:
             plan = await self._plan(req, keep=True)
             _within_approval(req, plan, req.max_destructive, after="upstream changes")
-        if Operation.APPLY not in req.workspace.operations or not plan.summary.has_changes:
+        # A plan that policy denies is never applied: the parent fails the workspace.
+        if Operation.APPLY not in req.workspace.operations or not plan.summary.has_changes or _denied(plan):
             return WorkspaceOutcome(
                 plan=plan, outputs=plan.summary.outputs, replanned=replanned, worker=plan.worker
             )
@@ -69,7 +71,7 @@ class TerraformWorkflow:
             if kind != ErrorType.STALE_PLAN:
                 allowed += _finishing_creates(approved, plan.summary)
             _within_approval(req, plan, allowed, after=_AFTER[kind])
-            if not plan.summary.has_changes:
+            if not plan.summary.has_changes or _denied(plan):
                 return WorkspaceOutcome(plan=plan, outputs=plan.summary.outputs, replanned=True, worker=plan.worker)
         return WorkspaceOutcome(
             plan=plan,
@@ -112,6 +114,9 @@ class TerraformWorkflow:
                 inputs=req.inputs,
                 settings=req.settings,
                 keep_plan=keep,
+                policies=req.policies,
+                mode=req.mode,
+                trigger=req.trigger,
             ),
             result_type=PlanResult,
             task_queue=req.workspace.task_queue,
@@ -122,6 +127,10 @@ class TerraformWorkflow:
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         return result
+
+
+def _denied(plan: PlanResult) -> bool:
+    return bool(denials(plan.summary.policy))
 
 
 def _within_approval(req: WorkspaceRequest, plan: PlanResult, max_destructive: int | None, *, after: str) -> None:
