@@ -61,7 +61,7 @@ class DriftLedgerWorkflow:
 
     @workflow.query(name="records")
     def records(self) -> int:
-        """How many runs the ledger has folded in: a small answer, for waiting on a record."""
+        """How many runs the ledger has folded in, every part of each: a small answer."""
         return self._state.records if self._state is not None else 0
 
     @workflow.query(name="history")

@@ -53,8 +53,8 @@ def record_run(
     # Every run carries its config's alerts: None means the config no longer has any.
     state.alerts = rec.alerts
     report = rec.report
-    if rec.part == 0:
-        state.records += 1
+    if rec.part == rec.parts - 1:
+        state.records += 1  # a run counts once all its parts are folded in
     if rec.part == 0 and report.started_at and report.finished_at:
         seconds = (
             datetime.fromisoformat(report.finished_at) - datetime.fromisoformat(report.started_at)
