@@ -125,7 +125,13 @@ async def _serve(
         from tfo.activities.binary_policy import allow_config
 
         allow_config(fresh.path)  # the operator's own file, like the one the daemon started with
-        result = await reconcile_schedules(client, fresh, state_dir=state_dir, ui_url=ui_url, namespace=conn.namespace)
+        try:
+            result = await reconcile_schedules(
+                client, fresh, state_dir=state_dir, ui_url=ui_url, namespace=conn.namespace
+            )
+        except TfoError as exc:  # e.g. another config file with the same `id:`: one line, keep serving
+            _say(f"schedules not reconciled: {exc}")
+            return
         _say(f"schedules: {len(result.created)} created, {len(result.updated)} updated, {len(result.deleted)} deleted")
 
     await sync()

@@ -64,7 +64,7 @@ async def record() -> None:
             (HISTORIES / "terraform_app.json").write_text(child.to_json())
             from tfo.config.drift_models import ledger_id
 
-            ledger = await env.client.get_workflow_handle(ledger_id("stack")).fetch_history()
+            ledger = await env.client.get_workflow_handle(ledger_id(load_config(config).id)).fetch_history()
             (HISTORIES / "drift_ledger.json").write_text(ledger.to_json())
             print(f"recorded {report.run_id}: {report.status.value}")
             await record_waiting_for_worker(env.client, root)
