@@ -19,6 +19,7 @@ _TYPES = {
     AlertEvent.FAILURE: "failure",
     AlertEvent.PENDING: "info",
     AlertEvent.CHECK_FAILED: "warning",
+    AlertEvent.POLICY_VIOLATION: "warning",
 }
 
 

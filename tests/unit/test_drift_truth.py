@@ -232,3 +232,9 @@ def test_recreations_right_after_an_apply_are_state_drift() -> None:
     fold(st, 1, dns=applied)
     fold(st, 2, dns=ws(rc("null_resource.record", "create"), version="1.0.3", baseline=BASE))
     assert (st.workspaces["dns"].status, st.workspaces["dns"].cause) == (DriftStatus.DRIFTED, "state")
+
+
+def test_every_alert_event_has_an_apprise_type() -> None:
+    from tfo.activities.alerts import _TYPES
+
+    assert set(_TYPES) == set(AlertEvent)
