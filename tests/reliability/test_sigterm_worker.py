@@ -57,7 +57,9 @@ async def test_sigterm_mid_apply_interrupts_terraform_then_the_run_resumes(
             handle = client.get_workflow_handle(run_id, result_type=RunReport)
             log = stack / ".tfo" / "runs" / run_id / "slow" / "apply.log"
             deadline = time.monotonic() + GIVE_UP
-            while not (log.exists() and "Provisioning with 'local-exec'" in log.read_text()):
+            # Inside the create: the provisioner has started and written its line (on a busy
+            # host terraform may log the provisioner well before its shell runs).
+            while not (log.exists() and "Provisioning with 'local-exec'" in log.read_text() and counter.exists()):
                 assert workers[0].poll() is None, (tmp_path / "w1.log").read_text()
                 assert time.monotonic() < deadline, "the slow apply never started"
                 await asyncio.sleep(0.05)
