@@ -7,6 +7,7 @@ code that fills it (see the DIFF_* limits and activities/plan_summary.py).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
@@ -62,6 +63,17 @@ class OmitDefaults(_Payload):
             return data
         defaults = _json_defaults(type(self))
         return {key: value for key, value in data.items() if defaults.get(key, _MISSING) != value}
+
+
+# How diffs show an action and a value, in the approval gate, `tfo show` and alerts.
+ACTION_SYMBOLS = {"create": "+", "delete": "-", "update": "~", "replace": "-/+"}
+
+
+def shown_value(value: Any) -> str:
+    """A diff value as text: compact JSON, but placeholders bare, as terraform prints them."""
+    if isinstance(value, str) and value in (SENSITIVE, UNKNOWN_AFTER_APPLY):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class OutputValue(_Payload):

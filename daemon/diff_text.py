@@ -9,20 +9,17 @@ web
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from tfo.config.payloads import SENSITIVE, UNKNOWN_AFTER_APPLY, ResourceChange
+from tfo.config.payloads import ResourceChange
+from tfo.config.plan_models import ACTION_SYMBOLS, shown_value
 
 GREEN = "\033[32m"
 RED = "\033[31m"
 YELLOW = "\033[33m"
 RESET = "\033[0m"
 
-_SYMBOLS = {"create": "+", "delete": "-", "update": "~", "replace": "-/+"}
 _COLORS = {"+": GREEN, "-": RED, "~": YELLOW}
-# Placeholders read better bare than JSON-quoted, as terraform prints them.
-_BARE = {SENSITIVE, UNKNOWN_AFTER_APPLY}
 
 DEFAULT_MORE_HINT = "tfo show RUN_ID"
 
@@ -47,7 +44,7 @@ def render_resources(
     lines: list[str] = []
     attr_indent = indent + "    "
     for resource in resources:
-        symbol = _SYMBOLS.get(resource.action, "?")
+        symbol = ACTION_SYMBOLS.get(resource.action, "?")
         lines.append(f"{indent}{_paint(symbol, color)} {resource.address}")
         forcing = set(resource.replace_paths)
         for attr in resource.attributes:
@@ -96,16 +93,10 @@ def render_workspaces(
 
 def _attribute(action: str, path: str, before: Any, after: Any, color: bool) -> str:
     if action == "create" or (before is None and after is not None):
-        return f"{_paint('+', color)} {path}: {_value(after)}"
+        return f"{_paint('+', color)} {path}: {shown_value(after)}"
     if action == "delete" or (after is None and before is not None):
-        return f"{_paint('-', color)} {path}: {_value(before)}"
-    return f"{_paint('~', color)} {path}: {_value(before)} -> {_value(after)}"
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, str) and value in _BARE:
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return f"{_paint('-', color)} {path}: {shown_value(before)}"
+    return f"{_paint('~', color)} {path}: {shown_value(before)} -> {shown_value(after)}"
 
 
 def _paint(symbol: str, color: bool) -> str:

@@ -270,7 +270,7 @@ class TfoTools:
 
     async def list_runs(self, limit: int) -> RunList:
         """Recent runs of configs inside the roots, with tfo's status (as `tfo runs` shows it)."""
-        from tfo.daemon.run_list import PARENT_RUNS, tfo_status
+        from tfo.daemon.run_list import PARENT_RUNS, run_entries
 
         mine: list[WorkflowExecution] = []
         scanned = 0
@@ -282,20 +282,10 @@ class TfoTools:
                 recorded = (await wf.memo()).get("config")
                 if isinstance(recorded, str) and self._roots.holds_recorded(recorded):
                     mine.append(wf)
-            statuses = await asyncio.gather(*(tfo_status(self._client, wf) for wf in mine))
+            entries = await run_entries(self._client, mine)
         except RPCError as exc:
             raise RunError(f"cannot list runs: {exc.message}") from None
-        return RunList(
-            runs=[
-                RunSummary(
-                    run_id=wf.id,
-                    status=status,
-                    started=wf.start_time.isoformat(),
-                    closed=wf.close_time.isoformat() if wf.close_time else None,
-                )
-                for wf, status in zip(mine, statuses, strict=True)
-            ]
-        )
+        return RunList(runs=[RunSummary(**entry.public_json()) for entry in entries])
 
     async def cancel_run(self, workflow_id: str) -> CancelResult:
         desc = await self._describe(workflow_id)

@@ -51,6 +51,13 @@ async def recent_runs(
 ) -> list[RunEntry]:
     """The newest `limit` runs, each with tfo's status (looked up concurrently)."""
     executions = [wf async for wf in client.list_workflows(query, limit=limit)]
+    return await run_entries(client, executions, live_timeout=live_timeout)
+
+
+async def run_entries(
+    client: Client, executions: list[WorkflowExecution], *, live_timeout: timedelta = LIVE_TIMEOUT
+) -> list[RunEntry]:
+    """These runs, each with tfo's status (looked up concurrently)."""
     statuses = await asyncio.gather(*(tfo_status(client, wf, live_timeout=live_timeout) for wf in executions))
     return [
         RunEntry(

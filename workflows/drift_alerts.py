@@ -8,12 +8,10 @@ accept; the rest is left to `tfo show RUN` and `tfo drift`.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from tfo.config.drift_config import AlertEvent, AlertsConfig
 from tfo.config.drift_models import AlertRequest, DriftStatus, LedgerState, RecordRun, WorkspaceDrift
-from tfo.config.payloads import SENSITIVE, UNKNOWN_AFTER_APPLY, ResourceChange
+from tfo.config.payloads import ResourceChange
+from tfo.config.plan_models import ACTION_SYMBOLS, shown_value
 
 MAX_LISTED = 20
 MAX_ATTRIBUTES = 10
@@ -27,24 +25,19 @@ _TITLES = {
     AlertEvent.CHECK_FAILED: "Check failed",
     AlertEvent.POLICY_VIOLATION: "Policy violation",
 }
-_SYMBOLS = {"create": "+", "delete": "-", "update": "~", "replace": "-/+"}
-
-
-def _value(value: Any) -> str:
-    return value if value in (SENSITIVE, UNKNOWN_AFTER_APPLY) else json.dumps(value)
 
 
 def resource_lines(resources: list[ResourceChange], *, heading: str | None = None) -> list[str]:
     lines = [heading] if heading and resources else []
     for r in resources[:MAX_LISTED]:
-        lines.append(f"  {_SYMBOLS.get(r.action, r.action)} {r.address}")
+        lines.append(f"  {ACTION_SYMBOLS.get(r.action, r.action)} {r.address}")
         for a in r.attributes[:MAX_ATTRIBUTES]:
             if r.action == "create":
-                lines.append(f"      {a.path}: {_value(a.after)}")
+                lines.append(f"      {a.path}: {shown_value(a.after)}")
             elif r.action == "delete":
-                lines.append(f"      {a.path}: {_value(a.before)}")
+                lines.append(f"      {a.path}: {shown_value(a.before)}")
             else:
-                lines.append(f"      {a.path}: {_value(a.before)} -> {_value(a.after)}")
+                lines.append(f"      {a.path}: {shown_value(a.before)} -> {shown_value(a.after)}")
         hidden = len(r.attributes) - MAX_ATTRIBUTES
         if hidden > 0 or r.truncated:
             lines.append("      ... more attributes in `tfo show`")
@@ -107,7 +100,8 @@ def make_alert(
     budget = MAX_BODY_CHARS - sum(len(line) + 1 for line in tail)
     kept: list[str] = []
     for line in lines:
-        if sum(len(k) + 1 for k in kept) + len(line) + 1 > budget:
+        budget -= len(line) + 1
+        if budget < 0:
             kept.append("... (cut; see tfo show)")
             break
         kept.append(line)

@@ -100,8 +100,8 @@ def slim_for_ledger(report: RunReport) -> RunReport:
                     budget -= size
                 kept.append(r)
             lists.append(kept)
-        cut = max(len(ws.resources), len(ws.drift)) > LEDGER_MAX_RESOURCES
-        truncated = ws.diff_truncated or cut or any(r.truncated for r in lists[0] + lists[1])
+        listed_short = max(len(ws.resources), len(ws.drift)) > LEDGER_MAX_RESOURCES
+        truncated = ws.diff_truncated or listed_short or any(r.truncated for r in lists[0] + lists[1])
         workspaces[name] = ws.model_copy(
             update={
                 "outputs": {},
