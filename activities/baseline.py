@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,21 +38,25 @@ def _canonical(value: Any) -> bytes:
 
 
 def _config_files(root: Path) -> Iterator[Path]:
-    """The configuration files under `root`: no state, plans, caches or hidden files."""
+    """The configuration files under `root`: no state, plans, caches or hidden files.
+
+    Skipped dirs (`.terraform` with its providers and modules, `.git`, ...) are never
+    walked: this runs on every plan.
+    """
     count = 0
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).parts
-        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel[:-1]):
-            continue
-        name = rel[-1]
-        # State and its backups (`terraform.tfstate.1700000000.backup`) are not configuration.
-        skipped = name.startswith(".") or ".tfstate" in name or name.endswith(_SKIP_SUFFIXES)
-        if skipped or not path.is_file() or path.is_symlink():
-            continue
-        count += 1
-        if count > MAX_FILES:
-            return
-        yield path
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(files):
+            # State and its backups (`terraform.tfstate.1700000000.backup`) are not configuration.
+            if name.startswith(".") or ".tfstate" in name or name.endswith(_SKIP_SUFFIXES):
+                continue
+            path = Path(directory) / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            count += 1
+            if count > MAX_FILES:
+                return
+            yield path
 
 
 def _local_module_dirs(ws_dir: Path) -> list[Path]:
