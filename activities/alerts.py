@@ -56,9 +56,11 @@ class DriftRecordActivities:
     @activity.defn(name="record_run")
     async def record_run(self, rec: RecordRun) -> None:
         key = rec.config_id or rec.config  # runs started before config IDs used the name
+        # One look per run: its later parts follow the first into the same ledger.
+        lost_note = await self._lost_note(key, rec.config) if rec.part == 0 else None
         await self._client.start_workflow(
             "DriftLedgerWorkflow",
-            LedgerState(config=rec.config, lost_note=await self._lost_note(key, rec.config)),
+            LedgerState(config=rec.config, lost_note=lost_note),
             id=ledger_id(key),
             task_queue=self._queue,
             start_signal="record",
