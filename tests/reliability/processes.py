@@ -116,6 +116,9 @@ case "$1" in
     sum=-
     if [ "$1" = apply ] && [ -f "$last" ]; then sum=$(sha256sum "$last" | cut -d' ' -f1); fi
     echo "start $(date +%s.%N) $$ $1 $sum $PWD" >> {log}
+    # A caught signal waits for terraform (which gets it too, from the process group) to
+    # stop; without the trap an interrupted command would never log its end.
+    trap : INT TERM
     {delay}
     {real} "$@"
     rc=$?
