@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 
 from temporalio import activity
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from tfo.config.drift_config import AlertEvent, expand_env
-from tfo.config.drift_models import AlertRequest, LedgerState, RecordRun, ledger_id
+from tfo.config.drift_models import AlertRequest, DriftReport, HistoryReport, LedgerState, RecordRun, ledger_id
+from tfo.config.ledger_shards import ledger_shard
 
 _TYPES = {
     AlertEvent.DRIFT: "warning",
@@ -56,25 +57,54 @@ class DriftRecordActivities:
     @activity.defn(name="record_run")
     async def record_run(self, rec: RecordRun) -> None:
         key = rec.config_id or rec.config  # runs started before config IDs used the name
-        # One look per run: its later parts follow the first into the same ledger.
-        lost_note = await self._lost_note(key, rec.config) if rec.part == 0 else None
+        initial = LedgerState(config=rec.config, shard=rec.shard)
+        # One look per run and shard: its later parts follow the first into the same ledger.
+        if rec.part == 0:
+            found = await self._describe(ledger_id(key, rec.shard))
+            if found is None and rec.shard is not None:
+                initial = await self._from_unsharded(key, rec)
+            elif found is not None:
+                initial.lost_note = self._lost_note(found, rec.config)
         await self._client.start_workflow(
             "DriftLedgerWorkflow",
-            LedgerState(config=rec.config, lost_note=lost_note),
-            id=ledger_id(key),
+            initial,
+            id=ledger_id(key, rec.shard),
             task_queue=self._queue,
             start_signal="record",
             start_signal_args=[rec],
         )
 
-    async def _lost_note(self, key: str, config: str) -> str | None:
-        """Why a new ledger starts where one existed: never restart drift state silently."""
+    async def _describe(self, workflow_id: str) -> WorkflowExecutionDescription | None:
         try:
-            desc = await self._client.get_workflow_handle(ledger_id(key)).describe()
+            return await self._client.get_workflow_handle(workflow_id).describe()
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return None
             raise
+
+    async def _from_unsharded(self, key: str, rec: RecordRun) -> LedgerState:
+        """A new shard starts from the single ledger of tfo 0.2, when one is still running:
+        upgrading keeps every workspace's status, since, history and counters."""
+        assert rec.shard is not None
+        state = LedgerState(config=rec.config, shard=rec.shard)
+        old = await self._describe(ledger_id(key))
+        if old is None or old.status != WorkflowExecutionStatus.RUNNING:
+            return state
+        handle = self._client.get_workflow_handle(ledger_id(key))
+        report = await handle.query("report", result_type=DriftReport)
+        history = await handle.query("history", result_type=HistoryReport)
+        mine = {name for name in report.workspaces if ledger_shard(name) == rec.shard}
+        state.workspaces = {name: ws for name, ws in report.workspaces.items() if name in mine}
+        state.checks_total = {name: c for name, c in report.checks_total.items() if name in mine}
+        state.history = {name: h for name, h in history.workspaces.items() if name in mine}
+        if rec.primary:
+            state.run_durations = report.run_durations
+        activity.logger.info("drift ledger shard %d of %s starts from the unsharded ledger", rec.shard, rec.config)
+        return state
+
+    @staticmethod
+    def _lost_note(desc: WorkflowExecutionDescription, config: str) -> str | None:
+        """Why a new ledger starts where one existed: never restart drift state silently."""
         status = desc.status
         if status is None or status in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW):
             return None

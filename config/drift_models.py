@@ -45,9 +45,9 @@ class DriftStatus(StrEnum):
 # unknown: no baseline yet, and terraform cannot tell (no resource drift listed).
 ChangeCause = Literal["out_of_band", "state", "code", "variables", "inputs", "versions", "outputs_only", "unknown"]
 CAUSE_ORDER: tuple[str, ...] = ("out_of_band", "state", "code", "variables", "inputs", "versions", "outputs_only")
-# Transitions kept per workspace, and in the whole ledger (oldest dropped first).
+# Transitions kept per workspace, and in one ledger shard (oldest dropped first).
 MAX_TRANSITIONS = 20
-MAX_LEDGER_TRANSITIONS = 4000
+MAX_LEDGER_TRANSITIONS = 1000
 
 
 class Transition(_Payload):
@@ -89,6 +89,9 @@ class WorkspaceDrift(OmitDefaults):
     output_changes: list[str] = Field(default_factory=list)
     at_risk: bool = False
     at_risk_from: list[str] = Field(default_factory=list)
+    # The upstream outputs this workspace reads ("vpc.id"): at-risk is worked out from
+    # them across ledger shards (an upstream may live in another shard).
+    consumes: list[str] = Field(default_factory=list)
     error: str | None = None
     checked_at: str
     run_id: str
@@ -144,12 +147,18 @@ class RecordRun(_Payload):
     # A large run arrives in parts (report.workspaces split); the run counts once.
     part: int = 0
     parts: int = 1
+    # The ledger shard these parts go to (see ledger_shard); None: the single ledger of
+    # runs recorded before shards existed.
+    shard: int | None = None
+    # The one shard of a run that keeps its run-level figures (run durations).
+    primary: bool = True
 
 
 class LedgerState(_Payload):
     """Everything the drift ledger knows; carried across continue-as-new."""
 
     config: str
+    shard: int | None = None
     workspaces: dict[str, WorkspaceDrift] = Field(default_factory=dict)
     checks_total: dict[str, dict[str, int]] = Field(default_factory=dict)
     run_durations: dict[str, Histogram] = Field(default_factory=dict)
@@ -181,6 +190,9 @@ class HistoryReport(_Payload):
     workspaces: dict[str, list[Transition]] = Field(default_factory=dict)
 
 
-def ledger_id(config_id: str) -> str:
-    """The drift ledger's workflow ID, from the config's identity (not its bare name)."""
-    return f"tfo-drift-ledger-{config_id}"
+def ledger_id(config_id: str, shard: int | None = None) -> str:
+    """A drift ledger shard's workflow ID, from the config's identity (not its bare name).
+
+    shard None: the single, unsharded ledger that tfo 0.2 kept (read for upgrades)."""
+    base = f"tfo-drift-ledger-{config_id}"
+    return base if shard is None else f"{base}-s{shard:02d}"

@@ -84,9 +84,7 @@ class DriftLedgerWorkflow:
             while self._inbox and budget > 0:
                 rec = self._inbox.pop(0)
                 budget -= max(1, len(rec.report.workspaces))
-                state.outbox.extend(
-                    drift_rules.record_run(state, rec, now.isoformat(), applied_at=self._applied_at)
-                )
+                state.outbox.extend(drift_rules.record_run(state, rec, now.isoformat(), applied_at=self._applied_at))
             if self._inbox:
                 # A backlog (many runs, or a large run in many parts) is folded over several
                 # workflow tasks: one task must end well within the SDK's 2 s deadlock limit.

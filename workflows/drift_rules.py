@@ -55,7 +55,7 @@ def record_run(
     report = rec.report
     if rec.part == rec.parts - 1:
         state.records += 1  # a run counts once all its parts are folded in
-    if rec.part == 0 and report.started_at and report.finished_at:
+    if rec.primary and rec.part == 0 and report.started_at and report.finished_at:
         seconds = (
             datetime.fromisoformat(report.finished_at) - datetime.fromisoformat(report.started_at)
         ).total_seconds()
@@ -65,6 +65,7 @@ def record_run(
         previous = state.workspaces.get(name)
         result = classify(ws, previous, mode=report.mode, run_id=report.run_id, now=now)
         if result is not None and not _predates_apply(report.started_at, (applied_at or {}).get(name)):
+            result.consumes = [f"{src}.{out}" for src, out in rec.consumes.get(name, [])]
             results[name] = result
     if applied_at is not None and report.finished_at:
         for name, ws in report.workspaces.items():
@@ -135,7 +136,7 @@ def _remember(state: LedgerState, name: str, item: Transition) -> None:
 
 
 def _trim_history(state: LedgerState) -> None:
-    """Keep the whole ledger's transitions within MAX_LEDGER_TRANSITIONS, oldest dropped first."""
+    """Keep a ledger shard's transitions within MAX_LEDGER_TRANSITIONS, oldest dropped first."""
     excess = sum(len(v) for v in state.history.values()) - MAX_LEDGER_TRANSITIONS
     if excess <= 0:
         return

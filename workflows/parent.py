@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from tfo.config.dag import Dag
     from tfo.config.drift_models import RecordRun
     from tfo.config.errors import ErrorType
+    from tfo.config.ledger_shards import config_shards
     from tfo.config.model import Operation
     from tfo.config.payloads import (
         TERMINAL,
@@ -346,29 +347,38 @@ class ParentWorkflow:
     async def _record_drift(self, report: RunReport) -> None:
         """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts."""
         req = self._req
-        parts = ledger_parts(report)
-        for i, part in enumerate(parts):
-            record = RecordRun(
-                config=req.config.name,
-                config_id=req.config.id,
-                report=part,
-                consumes={
-                    name: [(m.source_workspace, m.source_output) for m in self._specs[name].inputs]
-                    for name in part.workspaces
-                },
-                alerts=req.config.alerts,
-                ui_url=req.ui_url,
-                namespace=req.namespace,
-                part=i,
-                parts=len(parts),
-            )
-            try:
-                await workflow.execute_activity(
-                    "record_run",
-                    record,
-                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
-                    retry_policy=retry.BOOKKEEPING,
+        # Runs begun before the ledger had shards record as they began: one ledger, in order.
+        sharded = workflow.patched("ledger-shards")
+        shards = ledger_parts(report, config_shards(self._specs) if sharded else None)
+
+        async def send(n: int, shard: int | None, parts: list[RunReport]) -> None:
+            for i, part in enumerate(parts):  # in order: a shard counts the run at its last part
+                record = RecordRun(
+                    config=req.config.name,
+                    config_id=req.config.id,
+                    report=part,
+                    consumes={
+                        name: [(m.source_workspace, m.source_output) for m in self._specs[name].inputs]
+                        for name in part.workspaces
+                    },
+                    alerts=req.config.alerts,
+                    ui_url=req.ui_url,
+                    namespace=req.namespace,
+                    part=i,
+                    parts=len(parts),
+                    shard=shard,
+                    primary=n == 0,
                 )
-            except ActivityError:
-                workflow.logger.warning("could not record run %s in the drift ledger", report.run_id)
-                return
+                try:
+                    await workflow.execute_activity(
+                        "record_run",
+                        record,
+                        start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                        retry_policy=retry.BOOKKEEPING,
+                    )
+                except ActivityError:
+                    workflow.logger.warning("could not record run %s in drift ledger shard %s", report.run_id, shard)
+                    return
+
+        # Shards in parallel: recording is the last step of every run, and its latency counts.
+        await asyncio.gather(*(send(n, shard, parts) for n, (shard, parts) in enumerate(shards)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tfo.config.ledger_shards import ledger_shard
 from tfo.config.payloads import (
     TERMINAL,
     ResourceChange,
@@ -128,16 +129,25 @@ def _slim_verdicts(verdicts: list[PolicyVerdict]) -> list[PolicyVerdict]:
     ]
 
 
-def ledger_parts(report: RunReport) -> list[RunReport]:
-    """The slim run split into parts of at most LEDGER_PART_BYTES of workspaces each."""
+def ledger_parts(report: RunReport, shards: list[int] | None) -> list[tuple[int | None, list[RunReport]]]:
+    """The slim run for each ledger shard of the config, in parts of at most
+    LEDGER_PART_BYTES of workspaces each. Every shard gets at least one part, so each
+    shard counts every run. shards None: one unsharded ledger (runs begun by tfo 0.2)."""
     slim = slim_for_ledger(report)
-    parts: list[dict[str, WorkspaceReport]] = [{}]
-    size = 0
+    keys: list[int | None] = [None] if shards is None else list(shards)
+    by_shard: dict[int | None, dict[str, WorkspaceReport]] = {shard: {} for shard in keys}
     for name, ws in slim.workspaces.items():
-        n = len(name) + len(ws.model_dump_json())
-        if parts[-1] and size + n > LEDGER_PART_BYTES:
-            parts.append({})
-            size = 0
-        parts[-1][name] = ws
-        size += n
-    return [slim.model_copy(update={"workspaces": part}) for part in parts]
+        by_shard.setdefault(None if shards is None else ledger_shard(name), {})[name] = ws
+    out: list[tuple[int | None, list[RunReport]]] = []
+    for shard, workspaces in by_shard.items():
+        parts: list[dict[str, WorkspaceReport]] = [{}]
+        size = 0
+        for name, ws in workspaces.items():
+            n = len(name) + len(ws.model_dump_json())
+            if parts[-1] and size + n > LEDGER_PART_BYTES:
+                parts.append({})
+                size = 0
+            parts[-1][name] = ws
+            size += n
+        out.append((shard, [slim.model_copy(update={"workspaces": part}) for part in parts]))
+    return out

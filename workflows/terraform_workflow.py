@@ -46,9 +46,7 @@ class TerraformWorkflow:
             _within_approval(req, plan, req.max_destructive, after="upstream changes")
         # A plan that policy denies is never applied: the parent fails the workspace.
         if Operation.APPLY not in req.workspace.operations or not plan.summary.has_changes or _denied(plan):
-            return WorkspaceOutcome(
-                plan=plan, outputs=plan.summary.outputs, replanned=replanned, worker=plan.worker
-            )
+            return WorkspaceOutcome(plan=plan, outputs=plan.summary.outputs, replanned=replanned, worker=plan.worker)
         recoveries = 0
         while True:
             try:

@@ -6,16 +6,17 @@ import asyncio
 import contextlib
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from tfo.config.drift_models import DriftReport
 from tfo.config.errors import TfoError
 from tfo.config.loader import LoadedConfig, load_config
 from tfo.daemon import runs
 from tfo.daemon.connection import ConnectionSettings, connect, core_logging
 from tfo.daemon.drift import fetch_report
+from tfo.daemon.drift_cache import DriftCache
 from tfo.daemon.embedded import EmbeddedServer
 from tfo.daemon.health import Readiness
 from tfo.daemon.metrics import DriftCollector, terraform_histogram
@@ -81,16 +82,9 @@ async def _serve(
     loop = asyncio.get_running_loop()
     current = {"config": loaded}
 
-    def fetch() -> list[DriftReport]:
-        future = asyncio.run_coroutine_threadsafe(fetch_report(client, current["config"].id), loop)
-        try:
-            report = future.result(timeout=10)
-        except (TfoError, TimeoutError):
-            return []
-        return [report] if report else []
-
+    cache = DriftCache(lambda: fetch_report(client, current["config"].id, timeout=timedelta(seconds=30)))
     registry = CollectorRegistry()
-    registry.register(DriftCollector(fetch))
+    registry.register(DriftCollector(cache.reports))
     histogram = terraform_histogram(registry)
     from tfo.activities.runner import TerraformRunner
 
@@ -112,6 +106,8 @@ async def _serve(
     tasks = [asyncio.create_task(w.run()) for w in workers]
     ready.attach(tasks)
     health = asyncio.create_task(ready.watch(client))
+    await cache.refresh()  # the first scrape already shows the state the ledger keeps
+    refresher = asyncio.create_task(cache.run())
     server.start()
     _say(f"metrics: http://{'127.0.0.1' if metrics_host == '0.0.0.0' else metrics_host}:{server.port}/metrics")
 
@@ -122,6 +118,7 @@ async def _serve(
             _say(f"config not reloaded: {exc}")
             return
         current["config"] = fresh
+        await cache.refresh()
         from tfo.activities.binary_policy import allow_config
 
         allow_config(fresh.path)  # the operator's own file, like the one the daemon started with
@@ -145,6 +142,7 @@ async def _serve(
     _say("stopping: in-flight terraform gets SIGINT and releases its lock")
     ready.started = False
     health.cancel()
+    refresher.cancel()
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     await asyncio.gather(*tasks, return_exceptions=True)
     server.stop()

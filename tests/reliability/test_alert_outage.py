@@ -19,6 +19,7 @@ from tests.reliability.processes import GIVE_UP
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
 from tfo.config.drift_models import DriftReport, ledger_id
+from tfo.config.ledger_shards import ledger_shard
 from tfo.config.loader import load_config
 
 
@@ -86,7 +87,8 @@ async def test_alert_is_retried_until_the_endpoint_is_back_and_sent_once(tempora
             "alerts": {"urls": [f"json://127.0.0.1:{hook.port}/hook"], "on": ["drift", "resolved"]},
         }
         config = write_stack(tmp_path / "stack", [W("app")], binary=terraform.binary, top=top)
-        ledger = client.get_workflow_handle(ledger_id(load_config(config).id))  # keyed by identity, not name
+        # Keyed by identity, not name; "app" is the only workspace, so its shard holds everything.
+        ledger = client.get_workflow_handle(ledger_id(load_config(config).id, ledger_shard("app")))
 
         async def report() -> DriftReport:
             found: DriftReport = await ledger.query("report", result_type=DriftReport)

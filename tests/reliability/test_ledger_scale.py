@@ -4,8 +4,8 @@ Records are built as the ParentWorkflow builds them (slim, split into bounded pa
 by `ledger_parts`) and signalled the way the record_run activity does it. Nothing
 may be lost, and every execution of the ledger must stay under Temporal's limits:
 10,240 events and 10 MB of history, and every payload well under the 2 MB limit.
-(At 2,000 workspaces the ledger's continue-as-new state is about 1 MB, over the
-512 KB warning: keeping it by reference is the scale issue's work.)
+The ledger is split into shards by workspace (config/ledger_shards), so every
+payload, continue-as-new input included, stays under 256 KiB.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from temporalio.service import RPCError
 
 from tests.conftest import running_workers
 from tests.reliability.figures import record_figure
-from tests.reliability.history import EVENTS_WARN, executions, largest_blob
+from tests.reliability.history import BLOB_WARN, EVENTS_WARN, executions, largest_blob
 from tests.reliability.processes import GIVE_UP
-from tfo.config.drift_models import DriftReport, DriftStatus, HistoryReport, LedgerState, RecordRun, ledger_id
+from tfo.config.drift_models import DriftReport, DriftStatus, LedgerState, RecordRun, ledger_id
+from tfo.config.ledger_shards import config_shards, ledger_shard
 from tfo.config.payloads import (
     Baseline,
     ChangeCounts,
@@ -32,6 +33,7 @@ from tfo.config.payloads import (
     WorkspaceReport,
     WorkspaceStatus,
 )
+from tfo.daemon.drift import fetch_history, fetch_report
 from tfo.workflows.run_report import ledger_parts
 
 WORKSPACES = 2000
@@ -40,12 +42,12 @@ WORKSPACES = 2000
 # host; see RELIABILITY.md for what happened on a busy one).
 CYCLES = int(os.environ.get("TFO_LEDGER_CYCLES", str(2 * 24 * 4)))
 HISTORY_BYTES_LIMIT = 10 * 1024 * 1024
-PAYLOAD_LIMIT = 1536 * 1024  # Temporal refuses 2 MB
+PAYLOAD_LIMIT = BLOB_WARN  # 256 KiB: Temporal warns at 512 KB and refuses 2 MB
 NAMES = [f"ws{i:04d}" for i in range(WORKSPACES)]
 FLAPPER = NAMES[0]  # drifts for 48 checks (12 h) out of every 96
 
 
-def template(config: str, *, drifted: bool) -> list[RunReport]:
+def template(config: str, *, drifted: bool) -> list[tuple[int | None, list[RunReport]]]:
     """One check's parts, as the ParentWorkflow cuts them; the flapper drifted or not."""
     reports = {}
     for name in NAMES:
@@ -63,13 +65,13 @@ def template(config: str, *, drifted: bool) -> list[RunReport]:
     report = RunReport(
         run_id="", config=config, mode="plan", status=RunStatus.SUCCEEDED, trigger="schedule", workspaces=reports
     )
-    return ledger_parts(report)
+    return ledger_parts(report, config_shards(NAMES))
 
 
-def check(templates: dict[bool, list[RunReport]], config: str, i: int) -> list[RecordRun]:
+def check(templates: dict[bool, list[tuple[int | None, list[RunReport]]]], config: str, i: int) -> list[RecordRun]:
     """Check number i: every 48 checks (12 h) the flapper turns drifted or clean again."""
     start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=15 * i)
-    parts = templates[(i // 48) % 2 == 1]
+    shards = templates[(i // 48) % 2 == 1]
     times = {"started_at": start.isoformat(), "finished_at": (start + timedelta(seconds=90)).isoformat()}
     return [
         RecordRun(
@@ -77,7 +79,10 @@ def check(templates: dict[bool, list[RunReport]], config: str, i: int) -> list[R
             report=part.model_copy(update={"run_id": f"tfo-plan-{config}-drift-{i}", **times}),
             part=n,
             parts=len(parts),
+            shard=shard,
+            primary=k == 0,
         )
+        for k, (shard, parts) in enumerate(shards)
         for n, part in enumerate(parts)
     ]
 
@@ -85,30 +90,39 @@ def check(templates: dict[bool, list[RunReport]], config: str, i: int) -> list[R
 async def test_ledger_of_2000_workspaces_over_30_days(temporal_env, task_queue):  # type: ignore[no-untyped-def]
     client = temporal_env.client
     name = f"big-{task_queue}"
-    handle = client.get_workflow_handle(ledger_id(name))
+    shards = config_shards(NAMES)
+    handles = [client.get_workflow_handle(ledger_id(name, shard)) for shard in shards]
+    last = client.get_workflow_handle(ledger_id(name, ledger_shard(NAMES[-1])))
     began = time.monotonic()
     parts_sent = 0
     templates = {drifted: template(name, drifted=drifted) for drifted in (False, True)}
+
+    async def signal(record: RecordRun) -> None:
+        await client.start_workflow(
+            "DriftLedgerWorkflow",
+            LedgerState(config=name, shard=record.shard),
+            id=ledger_id(name, record.shard),
+            task_queue=task_queue,
+            start_signal="record",
+            start_signal_args=[record],
+        )
+
     async with running_workers(client, task_queue):
         for i in range(CYCLES):
-            for record in check(templates, name, i):
-                await client.start_workflow(
-                    "DriftLedgerWorkflow",
-                    LedgerState(config=name),
-                    id=ledger_id(name),
-                    task_queue=task_queue,
-                    start_signal="record",
-                    start_signal_args=[record],
-                )
-                parts_sent += 1
+            # As the parent sends them: shards in parallel, each shard's parts in order.
+            batch = check(templates, name, i)
+            for n in range(max(r.parts for r in batch)):
+                await asyncio.gather(*(signal(r) for r in batch if r.part == n))
+            parts_sent += len(batch)
             # Checks come 15 minutes apart: each is folded in before the next arrives.
-            await records(handle, i + 1)
+            await asyncio.gather(*(records(handle, i + 1) for handle in handles))
             if i == 0:
-                first = await folded(handle, 1)
-        report = await folded(handle, CYCLES)
-        history: HistoryReport = await handle.query("history", result_type=HistoryReport)
+                first = await folded(client, name, last, 1)
+        report = await folded(client, name, last, CYCLES)
+        history = await fetch_history(client, name)
+        assert history is not None
     seconds = time.monotonic() - began
-    found = await executions(client, f"WorkflowId = '{ledger_id(name)}'")
+    found = [e for shard in shards for e in await executions(client, f"WorkflowId = '{ledger_id(name, shard)}'")]
 
     # Nothing lost: every workspace has every check, the flapper every transition.
     assert len(report.workspaces) == WORKSPACES
@@ -125,6 +139,7 @@ async def test_ledger_of_2000_workspaces_over_30_days(temporal_env, task_queue):
     events = [e.events for e in found]
     sizes = [sum(ev.ByteSize() for ev in e.history.events) for e in found]
     blobs = [largest_blob(e.history) for e in found]
+    record_figure(f"ledger, 2,000 workspaces x {CYCLES:,} checks: shards", len(shards))
     record_figure(f"ledger, 2,000 workspaces x {CYCLES:,} checks: record parts signalled", parts_sent)
     record_figure(f"ledger, 2,000 workspaces x {CYCLES:,} checks: executions (continue-as-new)", len(found))
     record_figure(f"ledger, 2,000 workspaces x {CYCLES:,} checks: events per execution (max)", max(events))
@@ -150,13 +165,14 @@ async def records(handle, count: int) -> None:  # type: ignore[no-untyped-def]
         await asyncio.sleep(0.1)
 
 
-async def folded(handle, checks: int) -> DriftReport:  # type: ignore[no-untyped-def]
-    """The report once the last workspace has `checks` checks folded in."""
+async def folded(client, name: str, last, checks: int) -> DriftReport:  # type: ignore[no-untyped-def]
+    """The merged report once the last workspace has `checks` checks folded in."""
     deadline = time.monotonic() + GIVE_UP
     while True:
-        report: DriftReport | None = await handle.query("report", result_type=DriftReport)
-        done = sum(report.checks_total.get(NAMES[-1], {}).values()) if report else 0
+        shard: DriftReport | None = await last.query("report", result_type=DriftReport)
+        done = sum(shard.checks_total.get(NAMES[-1], {}).values()) if shard else 0
         if done >= checks:
+            report = await fetch_report(client, name, timeout=timedelta(seconds=30))
             assert report is not None
             return report
         assert time.monotonic() < deadline, (done, checks)

@@ -63,8 +63,10 @@ async def record() -> None:
             child = await env.client.get_workflow_handle(lock_workflow_id(spec.lock_key)).fetch_history()
             (HISTORIES / "terraform_app.json").write_text(child.to_json())
             from tfo.config.drift_models import ledger_id
+            from tfo.config.ledger_shards import ledger_shard
 
-            ledger = await env.client.get_workflow_handle(ledger_id(load_config(config).id)).fetch_history()
+            ledger_key = ledger_id(load_config(config).id, ledger_shard("app"))
+            ledger = await env.client.get_workflow_handle(ledger_key).fetch_history()
             (HISTORIES / "drift_ledger.json").write_text(ledger.to_json())
             print(f"recorded {report.run_id}: {report.status.value}")
             await record_waiting_for_worker(env.client, root)
