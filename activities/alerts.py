@@ -21,6 +21,9 @@ _TYPES = {
     AlertEvent.PENDING: "info",
     AlertEvent.CHECK_FAILED: "warning",
     AlertEvent.POLICY_VIOLATION: "warning",
+    AlertEvent.REMEDIATION_PROPOSED: "warning",
+    AlertEvent.REMEDIATION_APPLIED: "success",
+    AlertEvent.REMEDIATION_FAILED: "failure",
 }
 
 

@@ -89,6 +89,9 @@ class AlertEvent(StrEnum):
     PENDING = "pending"
     CHECK_FAILED = "check_failed"
     POLICY_VIOLATION = "policy_violation"
+    REMEDIATION_PROPOSED = "remediation_proposed"
+    REMEDIATION_APPLIED = "remediation_applied"
+    REMEDIATION_FAILED = "remediation_failed"
 
 
 _ATTRIBUTE_PATH = re.compile(r"[A-Za-z0-9_*?\[\]-]+(\.[A-Za-z0-9_*?\[\]-]+)*")
@@ -117,9 +120,7 @@ class IgnoreRule(_Strict):
 
     workspaces: list[Glob] = Field(default_factory=lambda: ["*"], min_length=1)
     resources: list[Glob] = Field(min_length=1)
-    attributes: list[Annotated[str, AfterValidator(_check_attribute_path)]] | None = Field(
-        default=None, min_length=1
-    )
+    attributes: list[Annotated[str, AfterValidator(_check_attribute_path)]] | None = Field(default=None, min_length=1)
     reason: str = Field(default="ignored by rule", min_length=1, max_length=200)
 
 

@@ -93,6 +93,10 @@ class WorkspaceDrift(OmitDefaults):
     # them across ledger shards (an upstream may live in another shard).
     consumes: list[str] = Field(default_factory=list)
     error: str | None = None
+    # The open remediation run of this drift (remediate: propose|auto), and the drift
+    # it answers: a different drift supersedes it.
+    proposal: str | None = None
+    proposal_fingerprint: str = ""
     checked_at: str
     run_id: str
     last_alert_at: str | None = None
@@ -152,6 +156,23 @@ class RecordRun(_Payload):
     shard: int | None = None
     # The one shard of a run that keeps its run-level figures (run durations).
     primary: bool = True
+    # Workspaces of this part whose drift starts a remediation run: name -> propose|auto.
+    remediate: dict[str, str] = Field(default_factory=dict)
+    # Where a remediation's `tfo approve` finds the run (the checked config's state dir).
+    state_dir: str = ""
+
+
+class RemediationAction(_Payload):
+    """A remediation run for the ledger to start (propose) or stop (cancel)."""
+
+    kind: Literal["propose", "cancel"]
+    workspace: str
+    # propose: the scheduled check whose config the fix runs with; cancel: the run to stop.
+    run_id: str
+    auto: bool = False
+    # propose: the new run's ID, chosen by the ledger so a retried start is idempotent.
+    new_run_id: str = ""
+    state_dir: str = ""
 
 
 class LedgerState(_Payload):
@@ -163,6 +184,7 @@ class LedgerState(_Payload):
     checks_total: dict[str, dict[str, int]] = Field(default_factory=dict)
     run_durations: dict[str, Histogram] = Field(default_factory=dict)
     outbox: list[AlertRequest] = Field(default_factory=list)
+    actions: list[RemediationAction] = Field(default_factory=list)
     alerts: AlertsConfig | None = None
     alerts_sent: int = 0
     records: int = 0

@@ -136,6 +136,7 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
                 binary=ws.binary or cfg.terraform.binary,
                 task_queue=workspace_queue(cfg, ws),
                 lock_key=lock_key(directory),
+                remediate=ws.remediate,
                 drift_ignore=[
                     rule for rule in cfg.drift.ignore if any(fnmatchcase(ws.name, g) for g in rule.workspaces)
                 ],

@@ -73,6 +73,9 @@ class InputMapping(_Strict):
     target_var: VarName
 
 
+Remediate = Literal["alert", "propose", "auto"]
+
+
 class Workspace(_Strict):
     """One terraform root module with its own state."""
 
@@ -86,6 +89,10 @@ class Workspace(_Strict):
     operations: list[Operation] = Field(default_factory=lambda: list(ALL_OPERATIONS))
     binary: str | None = Field(default=None, min_length=1)
     task_queue: SafeName | None = None
+    # What a scheduled check that finds this workspace drifted does: alert only; start
+    # an apply run that waits at the approval gate (propose); or one that approves
+    # itself when policy passes and nothing is deleted or replaced (auto).
+    remediate: Remediate = "alert"
 
 
 class Tenant(_Strict):

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfo.config.drift_config import AlertsConfig, IgnoreRule
-from tfo.config.model import InputMapping, Operation
+from tfo.config.model import InputMapping, Operation, Remediate
 
 # Re-exported: the plan models are part of every payload.
 from tfo.config.plan_models import DIFF_MAX_ATTRIBUTES as DIFF_MAX_ATTRIBUTES
@@ -55,6 +55,7 @@ class WorkspaceSpec(_Payload):
     lock_key: str
     # The config's `drift.ignore` rules that apply to this workspace.
     drift_ignore: list[IgnoreRule] = Field(default_factory=list)
+    remediate: Remediate = "alert"
 
 
 class RunSettings(_Payload):
@@ -103,6 +104,9 @@ class RunRequest(_Payload):
     trigger: str = "cli"
     ui_url: str | None = None
     namespace: str = "default"
+    # A remediation run (remediate: auto) approves itself when its plan deletes and
+    # replaces nothing and no policy denies it; otherwise it waits at the gate.
+    auto_approve_safe: bool = False
 
 
 class SensitiveRef(_Payload):
@@ -271,6 +275,7 @@ class RunReport(_Payload):
         return {
             "run_id": self.run_id,
             "mode": self.mode,
+            "trigger": self.trigger,
             "status": self.status.value,
             "changes": self.changes,
             "workspaces": {

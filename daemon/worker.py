@@ -13,6 +13,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from tfo.activities.alerts import AlertActivities, DriftRecordActivities
 from tfo.activities.locks import LockActivities
 from tfo.activities.queues import QueueActivities
+from tfo.activities.remediation import RemediationActivities
 from tfo.activities.run_files import RunFilesActivities
 from tfo.activities.runner import TerraformRunner
 from tfo.activities.terraform import TerraformActivities
@@ -75,6 +76,7 @@ def build_workers(
         files.cleanup_run,
     ]
     workers: list[Worker] = []
+    remediation = RemediationActivities(client)
     if serve_default:
         workers.append(
             Worker(
@@ -92,6 +94,8 @@ def build_workers(
                     QueueActivities(client).queue_has_pollers,
                     AlertActivities().send_alert,
                     DriftRecordActivities(client, task_queue=default_queue).record_run,
+                    remediation.propose_remediation,
+                    remediation.cancel_remediation,
                 ],
                 identity=identity,
                 build_id=version,

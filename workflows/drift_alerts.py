@@ -24,6 +24,9 @@ _TITLES = {
     AlertEvent.PENDING: "Unapplied changes",
     AlertEvent.CHECK_FAILED: "Check failed",
     AlertEvent.POLICY_VIOLATION: "Policy violation",
+    AlertEvent.REMEDIATION_PROPOSED: "Drift fix proposed",
+    AlertEvent.REMEDIATION_APPLIED: "Drift fix applied",
+    AlertEvent.REMEDIATION_FAILED: "Drift fix not applied",
 }
 
 
@@ -86,12 +89,16 @@ def make_alert(
     event: AlertEvent,
     *,
     reminder: bool = False,
+    extra: list[str] | None = None,
 ) -> AlertRequest | None:
+    """Args:
+    extra: Lines that come first in the body (a remediation run and how to approve it).
+    """
     alerts: AlertsConfig | None = state.alerts
     if alerts is None or event not in alerts.on:
         return None
     title = f"{'Drift still present' if reminder else _TITLES[event]}: {state.config}/{name}"
-    lines = _body(ws, event)
+    lines = (extra or []) + _body(ws, event)
     tail = [f"run: {ws.run_id}", f"details: tfo show {ws.run_id} -w {name}"]
     ui_url = rec.ui_url if rec else None
     namespace = rec.namespace if rec else "default"

@@ -15,11 +15,19 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from tfo.config.drift_config import AlertEvent
-    from tfo.config.drift_models import AlertRequest, DriftReport, HistoryReport, LedgerState, RecordRun
-    from tfo.workflows import drift_rules
+    from tfo.config.drift_models import (
+        AlertRequest,
+        DriftReport,
+        HistoryReport,
+        LedgerState,
+        RecordRun,
+        RemediationAction,
+    )
+    from tfo.workflows import drift_rules, remediation_rules
     from tfo.workflows.drift_alerts import make_alert
 
 # Continue as new well before Temporal's 10,240-event warning and its 50 MB history
@@ -31,6 +39,8 @@ HISTORY_BYTES_LIMIT = 4 * 1024 * 1024
 FOLD_BUDGET = 800
 APPLIED_AT = "applied_at"
 ALERT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5))
+# Starting a fix is worth a few tries, not forever: the drift alert goes out instead.
+REMEDIATION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=5)
 
 
 @workflow.defn(name="DriftLedgerWorkflow")
@@ -77,6 +87,7 @@ class DriftLedgerWorkflow:
         # continue-as-new in the memo, so LedgerState and the run signature stay as they are.
         self._applied_at = dict(workflow.memo_value(APPLIED_AT, {}, type_hint=dict[str, str]))
         sender = asyncio.create_task(self._send_alerts())
+        actor = asyncio.create_task(self._remediate())
         while True:
             await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
             now = workflow.now()
@@ -84,7 +95,11 @@ class DriftLedgerWorkflow:
             while self._inbox and budget > 0:
                 rec = self._inbox.pop(0)
                 budget -= max(1, len(rec.report.workspaces))
-                state.outbox.extend(drift_rules.record_run(state, rec, now.isoformat(), applied_at=self._applied_at))
+                state.outbox.extend(
+                    drift_rules.record_run(
+                        state, rec, now.isoformat(), applied_at=self._applied_at, new_run_id=self._new_run_id
+                    )
+                )
             if self._inbox:
                 # A backlog (many runs, or a large run in many parts) is folded over several
                 # workflow tasks: one task must end well within the SDK's 2 s deadlock limit.
@@ -96,9 +111,10 @@ class DriftLedgerWorkflow:
                     state.outbox.append(alert)
                     ws.last_alert_at = now.isoformat()
             if self._history_is_large() and not self._inbox:
-                await workflow.wait_condition(lambda: not state.outbox or bool(self._inbox))
+                await workflow.wait_condition(lambda: not (state.outbox or state.actions) or bool(self._inbox))
                 if not self._inbox:
                     sender.cancel()
+                    actor.cancel()
                     workflow.continue_as_new(state, memo={APPLIED_AT: self._applied_at})
 
     @staticmethod
@@ -116,6 +132,50 @@ class DriftLedgerWorkflow:
         if alerts is None or alerts.remind_every is None:
             return None
         return min(alerts.remind_every, drift_rules.REMIND_CHECK)
+
+    def _new_run_id(self) -> str:
+        assert self._state is not None
+        return f"tfo-apply-{self._state.config}-remediate-{workflow.uuid4().hex[:12]}"
+
+    async def _remediate(self) -> None:
+        """Start (or stop) remediation runs, one at a time, in the order they were decided."""
+        state = self._state
+        assert state is not None
+        while True:
+            await workflow.wait_condition(lambda: bool(state.actions))
+            action: RemediationAction = state.actions[0]
+            try:
+                await workflow.execute_activity(
+                    f"{action.kind}_remediation",
+                    action,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=REMEDIATION_RETRY,
+                )
+            except ActivityError as exc:
+                state.actions.pop(0)
+                self._not_started(action, str(exc.cause or exc))
+                continue
+            state.actions.pop(0)
+            ws = state.workspaces.get(action.workspace)
+            if action.kind == "propose" and ws is not None and ws.proposal == action.new_run_id:
+                lines = remediation_rules.proposal_lines(action)
+                alert = make_alert(state, None, action.workspace, ws, AlertEvent.REMEDIATION_PROPOSED, extra=lines)
+                if alert is not None:
+                    state.outbox.append(alert)
+
+    def _not_started(self, action: RemediationAction, why: str) -> None:
+        """A fix that could not start: say so, and alert the drift it was to fix."""
+        state = self._state
+        assert state is not None
+        ws = state.workspaces.get(action.workspace)
+        if action.kind != "propose" or ws is None or ws.proposal != action.new_run_id:
+            return
+        ws.proposal, ws.proposal_fingerprint = None, ""
+        note = [f"the remediation run could not start: {why}"]
+        for event in (AlertEvent.REMEDIATION_FAILED, AlertEvent.DRIFT):
+            alert = make_alert(state, None, action.workspace, ws, event, extra=note)
+            if alert is not None:
+                state.outbox.append(alert)
 
     async def _send_alerts(self) -> None:
         state = self._state

@@ -8,6 +8,7 @@ failure alert covers it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tfo.config.drift_config import AlertEvent
@@ -22,6 +23,7 @@ from tfo.config.drift_models import (
     Transition,
     WorkspaceDrift,
 )
+from tfo.workflows import remediation_rules
 from tfo.workflows.drift_alerts import make_alert
 from tfo.workflows.drift_classify import classify
 
@@ -38,7 +40,12 @@ def _predates_apply(started_at: str | None, applied_at: str | None) -> bool:
 
 
 def record_run(
-    state: LedgerState, rec: RecordRun, now: str, *, applied_at: dict[str, str] | None = None
+    state: LedgerState,
+    rec: RecordRun,
+    now: str,
+    *,
+    applied_at: dict[str, str] | None = None,
+    new_run_id: Callable[[], str] | None = None,
 ) -> list[AlertRequest]:
     """Fold one run into the ledger state; return the alerts its transitions call for.
 
@@ -49,6 +56,7 @@ def record_run(
             against the state from before the apply, and would report the drift that
             the apply just resolved. Such results are dropped (the next check counts),
             and this run's applies are added. None: no such filtering.
+        new_run_id: Makes the ID of a remediation run (deterministic in the workflow).
     """
     # Every run carries its config's alerts: None means the config no longer has any.
     state.alerts = rec.alerts
@@ -60,6 +68,7 @@ def record_run(
             datetime.fromisoformat(report.finished_at) - datetime.fromisoformat(report.started_at)
         ).total_seconds()
         state.run_durations.setdefault(report.mode, Histogram()).observe(seconds)
+    closed = remediation_rules.closed_proposals(state, rec)
     results: dict[str, WorkspaceDrift] = {}
     for name, ws in sorted(report.workspaces.items()):
         previous = state.workspaces.get(name)
@@ -73,10 +82,17 @@ def record_run(
                 applied_at[name] = report.finished_at
     _mark_at_risk(results, {**state.workspaces, **results}, rec.consumes)
     alerts: list[AlertRequest] = []
+    for name, closing in closed:
+        known = results.get(name) or state.workspaces[name]
+        note = [remediation_rules.closing_note(rec, name)]
+        alerts += [a for a in [make_alert(state, rec, name, known, closing, extra=note)] if a is not None]
     for name, result in results.items():
         previous = state.workspaces.get(name)
         _carry_settled(previous, result)
+        remediation_rules.carry_proposal(previous, result)
         event = transition(previous, result)
+        if remediation_rules.step(state, rec, name, result, new_run_id or _no_run_id):
+            event = None  # the proposal's alert (sent once its run started) says it all
         counts = state.checks_total.setdefault(name, {})
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
         events = [e for e in (event, _check_event(previous, result), _policy_event(previous, result)) if e is not None]
@@ -94,6 +110,10 @@ def record_run(
         state.workspaces[name] = result
     _trim_history(state)
     return alerts
+
+
+def _no_run_id() -> str:
+    raise RuntimeError("a remediation needs new_run_id")
 
 
 def _mark_at_risk(

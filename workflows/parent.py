@@ -99,7 +99,7 @@ class ParentWorkflow:
         try:
             await self._phase(Phase.PLAN)
             applying = req.mode == "apply" and self._anything_to_apply()
-            if applying and (req.auto_approve or await self._gate()):
+            if applying and (req.auto_approve or self._approves_itself() or await self._gate()):
                 await self._phase(Phase.APPLY)
         except asyncio.CancelledError:
             mark_cancelled(self._report)
@@ -277,6 +277,19 @@ class ParentWorkflow:
                 return True
         return bool(self._deferred)
 
+    def _approves_itself(self) -> bool:
+        """A remediation run with `remediate: auto`: only an update-only plan that every
+        workspace planned without failure (a policy denial fails its workspace)."""
+        if not self._req.auto_approve_safe:
+            return False
+        assert self._report is not None
+        if any(ws.status == WorkspaceStatus.FAILED for ws in self._report.workspaces.values()) or self._deferred:
+            return False
+        if any(plan.summary.changes.destructive() for plan in self._plans.values()):
+            return False
+        self._report.approval_note = "approved automatically: remediation, policy passed, nothing deleted or replaced"
+        return True
+
     async def _gate(self) -> bool:
         assert self._report is not None
         self._report.status = RunStatus.AWAITING_APPROVAL
@@ -368,6 +381,12 @@ class ParentWorkflow:
                     parts=len(parts),
                     shard=shard,
                     primary=n == 0,
+                    remediate={
+                        name: self._specs[name].remediate
+                        for name in part.workspaces
+                        if self._specs[name].remediate != "alert"
+                    },
+                    state_dir=req.config.state_dir,
                 )
                 try:
                     await workflow.execute_activity(
