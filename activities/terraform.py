@@ -38,6 +38,7 @@ from tfo.activities.runner import (
 )
 from tfo.activities.tf_diagnostics import VariableSources
 from tfo.activities.variables import merge_variables, write_var_file
+from tfo.activities.workspace_local import LocalWorkspaces
 from tfo.config.errors import ErrorType, TerraformError
 from tfo.config.model import Operation
 from tfo.config.payloads import (
@@ -45,6 +46,7 @@ from tfo.config.payloads import (
     ApplyResult,
     PlanRequest,
     PlanResult,
+    ResolveRequest,
     WorkspaceSpec,
 )
 
@@ -59,11 +61,23 @@ class TerraformActivities:
     Args:
         runner: Runs terraform subprocesses.
         worker_id: Recorded in results, so a run shows which worker did what.
+        local: Where requests' workspaces and files live on this worker.
+        worker_queue: This worker's own task queue: an apply of a plan it made is
+            sent there first (cluster mode), so its checkout and .terraform are reused.
     """
 
-    def __init__(self, runner: TerraformRunner, *, worker_id: str) -> None:
+    def __init__(
+        self,
+        runner: TerraformRunner,
+        *,
+        worker_id: str,
+        local: LocalWorkspaces | None = None,
+        worker_queue: str = "",
+    ) -> None:
         self._runner = runner
         self._worker = worker_id
+        self._local = local or LocalWorkspaces()
+        self._worker_queue = worker_queue
 
     async def _run(self, ws: WorkspaceSpec, args: list[str], *, cwd: str | None = None) -> CommandResult:
         try:
@@ -82,6 +96,12 @@ class TerraformActivities:
             raise binary_error(exc) from None
 
     async def _read_outputs(self, binary: str, directory: str) -> dict[str, Any]:
+        if self._local.checkouts(directory) and not (Path(directory) / ".terraform").exists():
+            # An upstream's dir in this worker's checkout, never initialised here: its
+            # (remote) state is only readable after init.
+            init = await self._runner.run(binary, init_args(), cwd=Path(directory))
+            if init.returncode != 0:
+                raise classify(init, workspace=Path(directory).name)
         try:
             result = await self._runner.run(binary, output_args(), cwd=Path(directory))
         except TerraformError as exc:
@@ -90,8 +110,38 @@ class TerraformActivities:
             raise classify(result, workspace=Path(directory).name)
         return json.loads(result.stdout or "{}")
 
+    @activity.defn(name="resolve_source")
+    async def resolve_source(self, req: ResolveRequest) -> str:
+        """The commit a git source's ref names now (the run pins it)."""
+        return await self._local.resolve(req.source, req.state_dir)
+
     @activity.defn(name="plan_workspace")
     async def plan_workspace(self, req: PlanRequest) -> PlanResult:
+        async with self._local.plan(req) as local:
+            result = await self._plan(local)
+            result.commit = local.source.commit if local.source else ""
+            result.artifact = await self._local.store(local, result)
+            if result.artifact is not None:
+                result.worker_queue = self._worker_queue
+        return result
+
+    @activity.defn(name="apply_workspace")
+    async def apply_workspace(self, req: ApplyRequest) -> ApplyResult:
+        async with self._local.apply(req) as local:
+            await self._local.fetch(local)
+            if local.source is not None:
+                # A worker that did not plan it may never have initialised this checkout.
+                await self._init(
+                    PlanRequest(
+                        run_id=local.run_id,
+                        state_dir=local.state_dir,
+                        workspace=local.workspace,
+                        settings=local.settings,
+                    )
+                )
+            return await self._apply(local)
+
+    async def _plan(self, req: PlanRequest) -> PlanResult:
         ws = req.workspace
         if not Path(ws.dir).is_dir():
             raise non_retryable(f"dir {ws.dir} does not exist", ErrorType.CONFIG)
@@ -188,8 +238,7 @@ class TerraformActivities:
         binary = self._allowed(ws)
         return workdir.init_fingerprint(Path(ws.dir), binary, self._runner.env)
 
-    @activity.defn(name="apply_workspace")
-    async def apply_workspace(self, req: ApplyRequest) -> ApplyResult:
+    async def _apply(self, req: ApplyRequest) -> ApplyResult:
         ws = req.workspace
         self._allowed(ws)
         plan_file = Path(req.state_dir) / req.plan_file
@@ -250,8 +299,7 @@ class TerraformActivities:
         current = _state_version(pulled.stdout)
         if current is not None and current != planned:
             raise non_retryable(
-                "the saved plan is stale (state changed since it was made); "
-                "run tfo apply again to plan afresh",
+                "the saved plan is stale (state changed since it was made); run tfo apply again to plan afresh",
                 ErrorType.STALE_PLAN,
             )
 
@@ -299,8 +347,7 @@ class TerraformActivities:
                 _heartbeat("apply", ws.name)
             if not sentinel.sentinel_alive(pid_file) and not rc_file.exists():
                 raise non_retryable(
-                    "the apply process vanished without an exit code; "
-                    "check the workspace state before applying again",
+                    "the apply process vanished without an exit code; check the workspace state before applying again",
                     ErrorType.APPLY_FAILED,
                 )
         self._runner.finished("apply", time.monotonic() - began)

@@ -83,6 +83,8 @@ class WorkspaceDrift(OmitDefaults):
     policy: list[PolicyVerdict] = Field(default_factory=list)  # slimmed by run_report.slim_for_ledger
     diff_truncated: bool = False
     terraform_version: str | None = None
+    # The git commit this check planned at (configs with a git source).
+    commit: str | None = None
     changes: ChangeCounts = Field(default_factory=ChangeCounts)
     resources: list[ResourceChange] = Field(default_factory=list)
     drift: list[ResourceChange] = Field(default_factory=list)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from tfo.config.artifact_models import ArtifactsConfig
 from tfo.config.dag import Dag
 from tfo.config.drift_config import AlertsConfig, ScheduleConfig
 from tfo.config.drift_validation import check_drift_sections
@@ -29,6 +30,8 @@ from tfo.config.model import (
 from tfo.config.payloads import ConfigSnapshot, RunSettings, WorkspaceSpec
 from tfo.config.policy_compile import check_policies
 from tfo.config.policy_models import PolicyRule
+from tfo.config.source_layout import repo_path, source_lock_key, source_problems
+from tfo.config.source_models import GitSource
 from tfo.config.tenants import check_tenants, workspace_queue
 from tfo.config.tfvars import read_tfvars
 from tfo.config.yaml_source import Loc, YamlDocument, read_yaml
@@ -41,6 +44,8 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "alerts": AlertsConfig,
     "tenants": Tenant,
     "policies": PolicyRule,
+    "source": GitSource,
+    "artifacts": ArtifactsConfig,
 }
 
 
@@ -112,8 +117,11 @@ def validate_document(doc: YamlDocument, path: Path, *, check_files: bool = True
     check_drift_sections(config, doc, source)
     check_policies(config.policies, doc, source)
     loaded = LoadedConfig(config=config, path=path, root=root, dag=dag)
-    if check_files:
-        _check_files(loaded, doc, source)
+    if config.source is not None:
+        for i, field, problem in source_problems(config):
+            raise _ws_error(doc, source, i, config.workspaces[i].name, field, problem)
+    elif check_files:
+        _check_files(loaded, doc, source)  # a git source's files are checked out by workers
     return loaded
 
 
@@ -122,20 +130,24 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
     cfg = loaded.config
     specs = []
     for ws in cfg.workspaces:
-        directory = loaded.workspace_dir(ws)
-        tfvars = loaded.tfvars_path(ws)
+        if cfg.source is not None:
+            where, tfvars_at = repo_path(cfg.source, ws.dir), ws.tfvars and repo_path(cfg.source, ws.tfvars)
+            key = source_lock_key(cfg.source, ws)
+        else:
+            directory, tfvars = loaded.workspace_dir(ws), loaded.tfvars_path(ws)
+            where, tfvars_at, key = str(directory), str(tfvars) if tfvars else None, lock_key(directory)
         specs.append(
             WorkspaceSpec(
                 name=ws.name,
-                dir=str(directory),
-                tfvars=str(tfvars) if tfvars else None,
+                dir=where,
+                tfvars=tfvars_at,
                 vars=ws.vars,
                 depends_on=sorted(set(ws.depends_on)),
                 inputs=ws.inputs,
                 operations=ws.operations,
                 binary=ws.binary or cfg.terraform.binary,
                 task_queue=workspace_queue(cfg, ws),
-                lock_key=lock_key(directory),
+                lock_key=key,
                 remediate=ws.remediate,
                 drift_ignore=[
                     rule for rule in cfg.drift.ignore if any(fnmatchcase(ws.name, g) for g in rule.workspaces)
@@ -160,6 +172,8 @@ def snapshot(loaded: LoadedConfig, *, state_dir: Path) -> ConfigSnapshot:
         ),
         alerts=cfg.alerts,
         policies=cfg.policies,
+        source=cfg.source,
+        artifacts=cfg.artifacts,
     )
 
 

@@ -14,9 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from tfo.config.artifact_models import ArtifactsConfig
 from tfo.config.drift_config import AlertsConfig, DriftSettings, ScheduleConfig
 from tfo.config.durations import Duration
 from tfo.config.policy_models import MAX_RULES, PolicyRule
+from tfo.config.source_models import GitSource
 
 # Names end up in workflow IDs, file paths and terraform argument lists, so only a
 # conservative alphabet is allowed: no leading dot or dash, no separators, no spaces.
@@ -128,6 +130,11 @@ class InfraConfig(_Strict):
     # fingerprint of the config file's real path (see LoadedConfig.id).
     id: SafeName | None = None
     workspace_root: str = "."
+    # Infra code from git at a commit pinned per run; workspace dirs are then relative
+    # to the source's path in the repository (see config/source_layout.py).
+    source: GitSource | None = None
+    # Where saved plans travel between the worker that plans and the one that applies.
+    artifacts: ArtifactsConfig | None = None
     task_queue: SafeName = "tfo"
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)
     workspaces: list[Workspace] = Field(min_length=1)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tfo.config.artifact_models import ArtifactRef, ArtifactsConfig
 from tfo.config.drift_config import AlertsConfig, IgnoreRule
 from tfo.config.model import InputMapping, Operation, Remediate
 
@@ -32,6 +33,7 @@ from tfo.config.plan_models import OutputValue as OutputValue
 from tfo.config.plan_models import PlanSummary as PlanSummary
 from tfo.config.plan_models import ResourceChange as ResourceChange
 from tfo.config.policy_models import PolicyRule, PolicyVerdict
+from tfo.config.source_models import GitSource, PinnedSource
 
 Mode = Literal["plan", "apply"]
 
@@ -84,6 +86,9 @@ class ConfigSnapshot(_Payload):
     # Config-wide, so carried once here (not in every WorkspaceSpec) and handed to
     # each workspace's request by the parent workflow.
     policies: list[PolicyRule] = Field(default_factory=list)
+    # With a git source, every WorkspaceSpec.dir (and tfvars) is relative to the repo.
+    source: GitSource | None = None
+    artifacts: ArtifactsConfig | None = None
 
     def workspace(self, name: str) -> WorkspaceSpec:
         for ws in self.workspaces:
@@ -107,6 +112,13 @@ class RunRequest(_Payload):
     # A remediation run (remediate: auto) approves itself when its plan deletes and
     # replaces nothing and no policy denies it; otherwise it waits at the gate.
     auto_approve_safe: bool = False
+
+
+class ResolveRequest(_Payload):
+    """Input of resolve_source: which ref to pin, and the run's state dir (for the cache)."""
+
+    source: GitSource
+    state_dir: str
 
 
 class SensitiveRef(_Payload):
@@ -138,6 +150,10 @@ class PlanRequest(_Payload):
     policies: list[PolicyRule] = Field(default_factory=list)
     mode: Mode = "plan"
     trigger: str = "cli"
+    # A git source at the run's commit: the worker plans in its own checkout of it.
+    source: PinnedSource | None = None
+    # Set: a kept plan is also stored there, for a worker without this one's disk.
+    artifacts: ArtifactsConfig | None = None
 
 
 class PlanResult(_Payload):
@@ -146,6 +162,11 @@ class PlanResult(_Payload):
     plan_sha256: str | None = None
     init_skipped: bool = False
     worker: str = ""
+    # The commit planned at (git source only), and where the saved plan is stored.
+    commit: str = ""
+    artifact: ArtifactRef | None = None
+    # The planning worker's own task queue: its apply goes there first (.terraform is warm).
+    worker_queue: str = ""
 
 
 class ApplyRequest(_Payload):
@@ -157,6 +178,9 @@ class ApplyRequest(_Payload):
     plan_file: str
     plan_sha256: str
     settings: RunSettings
+    source: PinnedSource | None = None
+    artifact: ArtifactRef | None = None
+    artifacts: ArtifactsConfig | None = None
 
 
 class ApplyResult(_Payload):
@@ -185,6 +209,8 @@ class WorkspaceRequest(_Payload):
     policies: list[PolicyRule] = Field(default_factory=list)
     mode: Mode = "plan"
     trigger: str = "cli"
+    source: PinnedSource | None = None
+    artifacts: ArtifactsConfig | None = None
 
 
 class WorkspaceOutcome(_Payload):
@@ -245,6 +271,8 @@ class WorkspaceReport(OmitDefaults):
     ignored: list[IgnoredChange] = Field(default_factory=list)
     diff_truncated: bool = False
     policy: list[PolicyVerdict] = Field(default_factory=list)
+    # The commit its latest plan was made at (git source only).
+    commit: str | None = None
 
 
 class RunStatus(StrEnum):
@@ -269,6 +297,9 @@ class RunReport(_Payload):
     started_at: str | None = None
     finished_at: str | None = None
     approval_note: str | None = None
+    # The commit of a git source this run works at (it may move forward once, when the
+    # ref moved while the run waited for approval: the plans are then made again).
+    commit: str | None = None
 
     def public_json(self) -> dict[str, Any]:
         """The stable `--json` shape."""
@@ -276,6 +307,7 @@ class RunReport(_Payload):
             "run_id": self.run_id,
             "mode": self.mode,
             "trigger": self.trigger,
+            "commit": self.commit,
             "status": self.status.value,
             "changes": self.changes,
             "workspaces": {

@@ -308,6 +308,15 @@ def worker(
     ] = None,
     metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics, /healthz, /readyz.")] = 9464,
     metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics server binds.")] = "0.0.0.0",
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--work-dir",
+            envvar="TFO_WORK_DIR",
+            help="This worker's own dir for git checkouts, saved plans and the plugin cache "
+            "(cluster mode: no shared volume). Env: TFO_WORK_DIR.",
+        ),
+    ] = None,
     allow_binary: AllowBinaryOpt = None,
     address: AddressOpt = None,
     namespace: NamespaceOpt = None,
@@ -328,6 +337,7 @@ def worker(
         identity=identity,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        work_dir=work_dir,
     )
 
 

@@ -117,6 +117,8 @@ class RunView(BaseModel):
 
     run_id: str
     mode: Mode
+    trigger: str = Field(default="cli", description="cli, mcp, schedule or remediation.")
+    commit: str | None = Field(default=None, description="The git source's commit the run works at.")
     status: str = Field(description="running, awaiting_approval, succeeded, failed, cancelled or rejected.")
     changes: bool
     workspaces: dict[str, WorkspaceRunView]
@@ -146,6 +148,8 @@ class DriftWorkspaceView(BaseModel):
     at_risk_from: list[str]
     error: str | None = None
     run_id: str
+    commit: str | None = Field(default=None, description="The git commit of the last check (git source).")
+    proposal: str | None = Field(default=None, description="The open remediation run, waiting for approval.")
 
 
 class DriftView(BaseModel):

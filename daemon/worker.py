@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -17,6 +19,7 @@ from tfo.activities.remediation import RemediationActivities
 from tfo.activities.run_files import RunFilesActivities
 from tfo.activities.runner import TerraformRunner
 from tfo.activities.terraform import TerraformActivities
+from tfo.activities.workspace_local import LocalWorkspaces
 from tfo.workflows.drift_ledger import DriftLedgerWorkflow
 from tfo.workflows.parent import ParentWorkflow
 from tfo.workflows.terraform_workflow import TerraformWorkflow
@@ -53,6 +56,7 @@ def build_workers(
     identity: str | None = None,
     runner: TerraformRunner | None = None,
     max_concurrent_activities: int = 32,
+    work_dir: Path | None = None,
 ) -> list[Worker]:
     """Workers for the default queue (workflows and activities) and for extra activity queues.
 
@@ -62,13 +66,19 @@ def build_workers(
         activity_queues: More queues on which to run terraform (activities only).
         serve_default: False to serve only `activity_queues`, so that a worker holding
             one account's credentials never runs another queue's terraform.
+        work_dir: This worker's own dir for checkouts and run files (no shared volume).
+            It then also serves a queue of its own, where applies of its plans go first.
     """
     if not serve_default and not activity_queues:
         raise ValueError("a worker needs at least one queue to serve")
     identity = identity or worker_identity()
     version = build_id()
-    terraform = TerraformActivities(runner or TerraformRunner(), worker_id=identity)
-    files = RunFilesActivities()
+    own_queue = f"tfo-worker-{uuid.uuid4().hex[:12]}" if work_dir is not None else ""
+    local = LocalWorkspaces(work_dir)
+    terraform = TerraformActivities(
+        runner or TerraformRunner(), worker_id=identity, local=local, worker_queue=own_queue
+    )
+    files = RunFilesActivities(local)
     locks = LockActivities(client)
     terraform_activities: list[Callable[..., Any]] = [
         terraform.plan_workspace,
@@ -96,13 +106,16 @@ def build_workers(
                     DriftRecordActivities(client, task_queue=default_queue).record_run,
                     remediation.propose_remediation,
                     remediation.cancel_remediation,
+                    terraform.resolve_source,
+                    files.delete_plans,
                 ],
                 identity=identity,
                 build_id=version,
                 max_concurrent_activities=max_concurrent_activities,
             )
         )
-    for queue in sorted(set(activity_queues) - ({default_queue} if serve_default else set())):
+    own = [own_queue] if own_queue else []
+    for queue in [*sorted(set(activity_queues) - ({default_queue} if serve_default else set())), *own]:
         workers.append(
             Worker(
                 client,

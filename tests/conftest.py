@@ -69,13 +69,17 @@ def task_queue() -> str:
 
 
 @asynccontextmanager
-async def running_workers(client, default_queue: str, queues=(), identity: str | None = None) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+async def running_workers(  # type: ignore[no-untyped-def]
+    client, default_queue: str, queues=(), identity: str | None = None, work_dir=None
+) -> AsyncIterator[None]:
     """Run tfo's workers in-process for the duration of a block."""
     import asyncio
 
     from tfo.daemon.worker import build_workers
 
-    workers = build_workers(client, default_queue=default_queue, activity_queues=queues, identity=identity)
+    workers = build_workers(
+        client, default_queue=default_queue, activity_queues=queues, identity=identity, work_dir=work_dir
+    )
     tasks = [asyncio.create_task(w.run()) for w in workers]
     try:
         yield

@@ -99,7 +99,10 @@ def make_alert(
         return None
     title = f"{'Drift still present' if reminder else _TITLES[event]}: {state.config}/{name}"
     lines = (extra or []) + _body(ws, event)
-    tail = [f"run: {ws.run_id}", f"details: tfo show {ws.run_id} -w {name}"]
+    tail = [
+        f"run: {ws.run_id}" + (f" at commit {ws.commit[:7]}" if ws.commit else ""),
+        f"details: tfo show {ws.run_id} -w {name}",
+    ]
     ui_url = rec.ui_url if rec else None
     namespace = rec.namespace if rec else "default"
     if ui_url:

@@ -26,7 +26,7 @@ def classify(
     ws: WorkspaceReport, previous: WorkspaceDrift | None, *, mode: str, run_id: str, now: str
 ) -> WorkspaceDrift | None:
     """A workspace's drift result from a run, or None if the run did not check it."""
-    base = {"checked_at": now, "run_id": run_id, "terraform_version": ws.terraform_version}
+    base = {"checked_at": now, "run_id": run_id, "terraform_version": ws.terraform_version, "commit": ws.commit}
     if ws.status == WorkspaceStatus.FAILED:
         if mode != "plan":
             return None  # a failed apply is not a drift check

@@ -44,7 +44,8 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceStatus,
     )
     from tfo.config.policy_models import denial_text, denials
-    from tfo.workflows import retry
+    from tfo.config.source_models import PinnedSource
+    from tfo.workflows import retry, source_pin
     from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
     from tfo.workflows.run_report import finalize, format_timeout, ledger_parts, mark_cancelled, record_outcome
     from tfo.workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
@@ -96,13 +97,25 @@ class ParentWorkflow:
             started_at=workflow.now().isoformat(),
             workspaces={n: WorkspaceReport() for n in self._dag.names},
         )
+        self._source: PinnedSource | None = None
         try:
+            if req.config.source is not None:
+                self._source = await source_pin.resolve(
+                    req.config.source, state_dir=req.config.state_dir, task_queue=req.config.task_queue
+                )
+                self._report.commit = self._source.commit
             await self._phase(Phase.PLAN)
             applying = req.mode == "apply" and self._anything_to_apply()
             if applying and (req.auto_approve or self._approves_itself() or await self._gate()):
+                await self._follow_ref()
                 await self._phase(Phase.APPLY)
         except asyncio.CancelledError:
             mark_cancelled(self._report)
+        except ActivityError as exc:
+            # Only resolving the git source runs an activity here: nothing can go on.
+            for name, ws in self._report.workspaces.items():
+                if ws.status not in TERMINAL:
+                    self._set(name, WorkspaceStatus.FAILED, error=f"git source: {exc.cause or exc}")
         if req.mode == "apply":
             await self._cleanup()
         report = finalize(self._report, workflow.now().isoformat())
@@ -231,7 +244,13 @@ class ParentWorkflow:
         max_destructive: int | None = None
         if phase == Phase.APPLY:
             plan = self._plans.get(name)
-            if plan is not None and name not in self._deferred and inputs == self._plan_inputs.get(name):
+            same_commit = self._source is None or plan is None or plan.commit == self._source.commit
+            if (
+                plan is not None
+                and name not in self._deferred
+                and inputs == self._plan_inputs.get(name)
+                and same_commit
+            ):
                 approved = plan
             elif plan is not None and name not in self._deferred:
                 max_destructive = plan.summary.changes.destructive()
@@ -250,6 +269,8 @@ class ParentWorkflow:
             policies=self._req.config.policies,
             mode=self._req.mode,
             trigger=self._req.trigger,
+            source=self._source,
+            artifacts=self._req.config.artifacts,
         )
 
     def _record(self, name: str, phase: Phase, inputs: dict[str, InputValue], outcome: WorkspaceOutcome) -> None:
@@ -276,6 +297,20 @@ class ParentWorkflow:
             if plan.summary.has_changes and Operation.APPLY in self._specs[name].operations:
                 return True
         return bool(self._deferred)
+
+    async def _follow_ref(self) -> None:
+        """After approval, a ref that moved since the plans were made moves the run: each
+        workspace is planned again at the new commit, within what was approved, before it
+        applies (as for a stale plan). A commit never applies a plan made at another."""
+        if self._source is None:
+            return
+        assert self._req.config.source is not None and self._report is not None
+        latest = await source_pin.resolve(
+            self._req.config.source, state_dir=self._req.config.state_dir, task_queue=self._req.config.task_queue
+        )
+        if latest.commit != self._source.commit:
+            self._source = latest
+            self._report.commit = latest.commit
 
     def _approves_itself(self) -> bool:
         """A remediation run with `remediate: auto`: only an update-only plan that every
@@ -344,18 +379,32 @@ class ParentWorkflow:
         """Remove the run's saved plans (they hold variable values) on every queue used.
 
         Only queues a workspace actually ran on: a queue that never got a worker has no
-        files, and an activity sent there would wait for a worker forever."""
-        for queue in sorted(self._queues_used):
+        files, and an activity sent there would wait for a worker forever. In cluster
+        mode each planning worker's own queue too (a worker that is gone took its files
+        with it), and the artifact store."""
+        planners = sorted({p.worker_queue for p in self._plans.values() if p.worker_queue})
+        for queue in [*sorted(self._queues_used), *planners]:
             try:
                 await workflow.execute_activity(
                     "cleanup_run",
                     args=[self._req.config.state_dir, workflow.info().workflow_id],
                     task_queue=queue,
+                    schedule_to_start_timeout=retry.PLANNER_WAIT if queue in planners else None,
                     start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
                     retry_policy=retry.BOOKKEEPING,
                 )
             except ActivityError:
                 workflow.logger.warning("could not clean up run files on queue %s", queue)
+        if self._req.config.artifacts is not None:
+            try:
+                await workflow.execute_activity(
+                    "delete_plans",
+                    args=[self._req.config.artifacts, self._req.config.state_dir, workflow.info().workflow_id],
+                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                    retry_policy=retry.BOOKKEEPING,
+                )
+            except ActivityError:
+                workflow.logger.warning("could not delete the run's plans from the artifact store")
 
     async def _record_drift(self, report: RunReport) -> None:
         """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts."""

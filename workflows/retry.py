@@ -55,3 +55,16 @@ LOCK_POLL_MAX = timedelta(seconds=10)
 # How often a run re-asks whether a worker polls a workspace's task queue.
 WORKER_POLL_INITIAL = timedelta(seconds=1)
 WORKER_POLL_MAX = timedelta(seconds=15)
+
+# Resolving a git ref: a repository that is down gets a few tries; a ref or commit
+# that does not exist (SourceMissing) fails the run at once.
+SOURCE = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=["SourceMissing"],
+)
+
+# How long an apply waits for the worker that made its plan (cluster mode) before any
+# worker of the workspace's queue takes it, fetching the plan from the artifact store.
+PLANNER_WAIT = timedelta(seconds=10)

@@ -45,6 +45,7 @@ def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
         ws.ignored = summary.ignored
         ws.diff_truncated = summary.diff_truncated
         ws.policy = summary.policy
+        ws.commit = outcome.plan.commit or ws.commit
         ws.outcome = "changes" if summary.has_changes else "no_changes"
     if outcome.applied:
         ws.outcome = "applied"

@@ -6,8 +6,10 @@ other run can start terraform on that workspace: the child workflow is the lock.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
@@ -82,20 +84,37 @@ class TerraformWorkflow:
 
     async def _apply(self, req: WorkspaceRequest, plan: PlanResult) -> ApplyResult:
         assert plan.plan_file is not None and plan.plan_sha256 is not None
+        request = ApplyRequest(
+            run_id=req.run_id,
+            state_dir=req.state_dir,
+            workspace=req.workspace,
+            plan_file=plan.plan_file,
+            plan_sha256=plan.plan_sha256,
+            settings=req.settings,
+            source=req.source,
+            artifact=plan.artifact,
+            artifacts=req.artifacts,
+        )
+        if plan.worker_queue:
+            # The worker that planned has the checkout, .terraform and the plan file: it
+            # applies when it is still there; otherwise any worker of the workspace's
+            # queue fetches the plan from the artifact store.
+            try:
+                return await self._apply_on(request, plan.worker_queue, wait=retry.PLANNER_WAIT)
+            except ActivityError as exc:
+                if not _never_picked_up(exc):
+                    raise
+        return await self._apply_on(request, req.workspace.task_queue)
+
+    async def _apply_on(self, request: ApplyRequest, queue: str, *, wait: timedelta | None = None) -> ApplyResult:
         applied: ApplyResult = await workflow.execute_activity(
             "apply_workspace",
-            ApplyRequest(
-                run_id=req.run_id,
-                state_dir=req.state_dir,
-                workspace=req.workspace,
-                plan_file=plan.plan_file,
-                plan_sha256=plan.plan_sha256,
-                settings=req.settings,
-            ),
+            request,
             result_type=ApplyResult,
-            task_queue=req.workspace.task_queue,
-            start_to_close_timeout=req.settings.timeout,
-            heartbeat_timeout=req.settings.heartbeat_timeout,
+            task_queue=queue,
+            schedule_to_start_timeout=wait,
+            start_to_close_timeout=request.settings.timeout,
+            heartbeat_timeout=request.settings.heartbeat_timeout,
             retry_policy=retry.TERRAFORM,
             # A cancelled run ends only after terraform has stopped and released its lock.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
@@ -115,6 +134,8 @@ class TerraformWorkflow:
                 policies=req.policies,
                 mode=req.mode,
                 trigger=req.trigger,
+                source=req.source,
+                artifacts=req.artifacts,
             ),
             result_type=PlanResult,
             task_queue=req.workspace.task_queue,
@@ -125,6 +146,11 @@ class TerraformWorkflow:
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         return result
+
+
+def _never_picked_up(exc: ActivityError) -> bool:
+    cause = exc.cause
+    return isinstance(cause, TimeoutError) and cause.type == TimeoutType.SCHEDULE_TO_START
 
 
 def _denied(plan: PlanResult) -> bool:

@@ -93,6 +93,10 @@ def _line(name: str, ws: WorkspaceDrift) -> str:
         line += f"  {len(ws.ignored)} ignored"
     if ws.error:
         line += f"  {ws.error}"
+    if ws.commit:
+        line += f"  at commit {ws.commit[:7]}"
+    if ws.proposal:
+        line += f"  fix proposed: {ws.proposal}"
     return line
 
 
@@ -145,4 +149,6 @@ def _workspace_json(ws: WorkspaceDrift, now: datetime) -> dict[str, object]:
         "error": ws.error,
         "run_id": ws.run_id,
         "terraform_version": ws.terraform_version,
+        "commit": ws.commit,
+        "proposal": ws.proposal,
     }

@@ -155,6 +155,8 @@ def emit(report: RunReport, *, as_json: bool) -> None:
     changed = [n for n, ws in report.workspaces.items() if ws.outcome in ("changes", "applied")]
     failed = [n for n, ws in report.workspaces.items() if ws.status.value == "failed"]
     text = f"{report.mode} {report.status.value}"
+    if report.commit:
+        text += f" at commit {report.commit[:7]}"
     if report.approval_note:
         text += f" ({report.approval_note})"
     if changed and report.mode == "apply":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -30,6 +32,18 @@ def served_queues(queues: list[str], default_queue: str) -> tuple[bool, list[str
     return serve_default, [q for q in wanted if q != default_queue]
 
 
+def _own_dir(work_dir: Path) -> Path:
+    """The worker's own dir (private: it holds saved plans), with a provider plugin cache
+    so that a checkout per commit does not download providers again."""
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        plugins = Path(os.environ.setdefault("TF_PLUGIN_CACHE_DIR", str(work_dir / "plugins")))
+        plugins.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunError(f"--work-dir {work_dir}: {exc.strerror}") from None
+    return work_dir.resolve()
+
+
 def worker(
     conn: ConnectionSettings,
     *,
@@ -38,9 +52,12 @@ def worker(
     identity: str | None,
     metrics_port: int,
     metrics_host: str,
+    work_dir: Path | None = None,
 ) -> int:
     if conn.embedded:
         raise RunError("tfo worker needs a server: pass --temporal-address or set TFO_TEMPORAL_ADDRESS")
+    if work_dir is not None:
+        work_dir = _own_dir(work_dir)
     serve_default, activity_queues = served_queues(queues, default_queue)
     from tfo.daemon.log_routing import route_logging
 
@@ -58,6 +75,7 @@ def worker(
             serve_default=serve_default,
             identity=identity or worker_identity("worker"),
             runner=runner,
+            work_dir=work_dir,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

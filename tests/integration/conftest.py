@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import Terraform
 from tests.integration.cli_helpers import Tfo, kill_dev_servers
+from tests.integration.postgres import postgres_server  # noqa: F401  (fixture `postgres`)
+from tests.integration.s3_server import s3_endpoint  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from tests.integration.cli_helpers import Result, Tfo, assert_nothing_running, d
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import address_actions, state_resources, write_stack
 
-RUN_KEYS = {"run_id", "mode", "trigger", "status", "changes", "workspaces"}
+RUN_KEYS = {"run_id", "mode", "trigger", "commit", "status", "changes", "workspaces"}
 # The stable keys; later versions only add to them.
 WORKSPACE_KEYS = {"status", "changes", "resources", "outputs", "error"}
 CHANGE_KEYS = {"create", "update", "delete", "replace"}

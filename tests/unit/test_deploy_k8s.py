@@ -1,5 +1,10 @@
 """deploy/k8s: each overlay renders, is valid Kubernetes, probes what tfo serves, and passes checkov.
 
+The default overlays share no volume between pods: workers take the infra code from
+git (infra.yaml `source:`) and saved plans from an S3 bucket (`artifacts:`), and
+every pod writes only to its own emptyDirs. The shared-volume mode is an optional
+component (components/shared-volume), rendered here on top of the dev overlay.
+
 Rendering uses `kubectl kustomize` when kubectl is installed, else the small offline
 renderer below. It implements only what deploy/k8s uses (resources, components,
 patches with strategic merge, namespace, images) and refuses anything else; when
@@ -25,6 +30,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -32,7 +38,9 @@ import typer
 import yaml
 from prometheus_client import CollectorRegistry
 
+from tests.unit.yaml_text import without_top_level_keys
 from tfo.config.loader import LoadedConfig, load_config
+from tfo.config.model import InfraConfig
 from tfo.daemon import cli
 from tfo.daemon.metrics import MetricsServer
 
@@ -44,6 +52,10 @@ CRD_KINDS = {"ServiceMonitor"}
 CHECKOV_VERSION = "3.3.30"
 CHECKOV_VENV = ROOT / ".tfo-dev" / "checkov-venv"
 INFRA_MOUNT = "/etc/tfo"
+SHARED_VOLUME = K8S / "components" / "shared-volume"
+# Volume sources a pod may use without sharing anything with another pod.
+POD_LOCAL_SOURCES = {"emptyDir", "ephemeral", "configMap", "secret"}
+GIT_CONFIG_MAP, GIT_SECRET = "tfo-gitconfig", "tfo-git-credentials"
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -73,12 +85,15 @@ def strategic_merge(dest: Any, patch: Any, field: str | None = None) -> Any:
         return merged
     if isinstance(dest, list) and isinstance(patch, list) and field in MERGE_KEYS:
         key = MERGE_KEYS[field]
-        patched = {item[key]: item for item in patch}
-        existing = {item[key] for item in dest}
-        # kustomize puts the patch's new items first, then the merged existing ones.
-        added = [copy.deepcopy(item) for item in patch if item[key] not in existing]
-        kept = [strategic_merge(item, patched[item[key]]) if item[key] in patched else item for item in dest]
-        return added + kept
+        existing = {item[key]: item for item in dest}
+        patched = {item[key] for item in patch}
+        # kustomize puts the patch's items first, in the patch's order (merged into the
+        # existing item of the same key, if any), then the existing items it left alone.
+        merged = [
+            strategic_merge(existing[item[key]], item) if item[key] in existing else copy.deepcopy(item)
+            for item in patch
+        ]
+        return merged + [item for item in dest if item[key] not in patched]
     return copy.deepcopy(patch)
 
 
@@ -148,14 +163,33 @@ def render_kubectl(directory: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
+def render(directory: Path) -> list[dict[str, Any]]:
+    return render_kubectl(directory) if shutil.which("kubectl") else render_offline(directory)
+
+
 _RENDERED: dict[str, list[dict[str, Any]]] = {}
 
 
 def rendered(overlay: str) -> list[dict[str, Any]]:
     if overlay not in _RENDERED:
-        directory = K8S / "overlays" / overlay
-        _RENDERED[overlay] = render_kubectl(directory) if shutil.which("kubectl") else render_offline(directory)
+        _RENDERED[overlay] = render(K8S / "overlays" / overlay)
     return copy.deepcopy(_RENDERED[overlay])
+
+
+def with_shared_volume(tmp_path: Path, overlay: str = "dev") -> Path:
+    """A kustomization in tmp_path: `overlay` plus components/shared-volume, as an operator would add it."""
+    directory = tmp_path / f"{overlay}-shared-volume"
+    directory.mkdir()
+    namespace = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())["namespace"]
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": namespace,
+        "resources": [os.path.relpath(K8S / "overlays" / overlay, directory)],
+        "components": [os.path.relpath(SHARED_VOLUME, directory)],
+    }
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    return directory
 
 
 def key(obj: dict[str, Any]) -> tuple[str, str, str]:
@@ -164,6 +198,42 @@ def key(obj: dict[str, Any]) -> tuple[str, str, str]:
 
 def objects_of(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
     return {obj["metadata"]["name"]: obj for obj in rendered(overlay) if obj["kind"] == kind}
+
+
+def validate_strictly(objects: list[dict[str, Any]], label: str) -> None:
+    assert objects
+    seen = set()
+    for obj in objects:
+        assert key(obj) not in seen, f"duplicate {key(obj)}"
+        seen.add(key(obj))
+        if obj["kind"] in CRD_KINDS:
+            with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+                kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+            continue
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{label}: {obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
+
+
+def pod_layout(deployment: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str], dict[str, str | None]]:
+    """The single tfo container's volumes by name, mounts (path -> volume name) and env values."""
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    return volumes, mounts, env
+
+
+_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity(value: str | int) -> int:
+    """Bytes in a Kubernetes storage quantity such as `10Gi` (the forms used here)."""
+    match = re.fullmatch(r"(\d+)([kMGT]i?|)", str(value))
+    assert match, f"unexpected quantity {value!r}"
+    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 # --- what tfo serves --------------------------------------------------------------------
@@ -226,20 +296,7 @@ def container_port(container: dict[str, Any], port: int | str) -> int:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_validates_strictly(overlay: str) -> None:
-    objects = rendered(overlay)
-    assert objects
-    seen = set()
-    for obj in objects:
-        assert key(obj) not in seen, f"duplicate {key(obj)}"
-        seen.add(key(obj))
-        if obj["kind"] in CRD_KINDS:
-            with pytest.raises(kubernetes_validate.SchemaNotFoundError):
-                kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-            continue
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{overlay}: {obj['kind']}/{obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
+    validate_strictly(rendered(overlay), overlay)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -298,6 +355,12 @@ def test_prod_serves_every_queue_of_its_config_with_its_own_credentials(tmp_path
 def test_infra_configmap_is_a_valid_config(overlay: str, tmp_path: Path) -> None:
     loaded = load_infra_config(overlay, tmp_path)
     assert loaded.config.name, "a ConfigMap mount needs an explicit config name"
+    # The mount resolves to a timestamped directory: without `id` the identity (which
+    # keys schedules, the drift ledger and workspace locks) would change at every update.
+    assert loaded.config.id, "a ConfigMap mount needs an explicit config id"
+    artifacts = infra_data(overlay)["artifacts"]
+    url = artifacts if isinstance(artifacts, str) else artifacts["url"]
+    assert urlsplit(url).scheme == "s3", "pods share no disk: plans go to an S3 bucket"
     daemon = objects_of(overlay, "Deployment")["tfo-daemon"]
     (container,) = daemon["spec"]["template"]["spec"]["containers"]
     _, params = parse_tfo(container["args"])
@@ -307,22 +370,59 @@ def test_infra_configmap_is_a_valid_config(overlay: str, tmp_path: Path) -> None
     assert Path(params["config"]) == Path(INFRA_MOUNT) / "infra.yaml"
 
 
+def infra_text(overlay: str) -> str:
+    return str(objects_of(overlay, "ConfigMap")["tfo-infra"]["data"]["infra.yaml"])
+
+
+def infra_data(overlay: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(infra_text(overlay))
+    return data
+
+
+def loader_knows_sources() -> bool:
+    return {"source", "artifacts"} <= set(InfraConfig.model_fields)
+
+
 def load_infra_config(overlay: str, tmp_path: Path) -> LoadedConfig:
-    """Load the overlay's infra.yaml with tfo's real loader, /infra replaced by a tmp dir."""
-    text = objects_of(overlay, "ConfigMap")["tfo-infra"]["data"]["infra.yaml"]
-    data = yaml.safe_load(text)
-    assert data["workspace_root"] == "/infra", "the workspaces volume is mounted at /infra"
-    root = tmp_path / "infra"
+    """Load the overlay's infra.yaml with tfo's real loader, its git URL replaced by a local repository.
+
+    While tfo's loader does not know `source:` and `artifacts:` yet, those two are
+    checked with their own models and the rest is loaded with `workspace_root` where
+    a checkout would put the workspaces.
+    """
+    text = infra_text(overlay)
+    data = infra_data(overlay)
+    assert "workspace_root" not in data, "the workspaces come from `source:`, not from a mounted directory"
+    source = data["source"]
+    repo = tmp_path / "infra"
+    root = repo / source.get("path", "")
     for ws in data["workspaces"]:
         (root / ws["dir"]).mkdir(parents=True, exist_ok=True)
         (root / ws["dir"] / "main.tf").touch()
+    if loader_knows_sources():
+        init_repo(repo, branch=source["ref"])
+        text = text.replace(source["git"], repo.as_uri())
+    else:
+        from tfo.config.artifact_models import ArtifactsConfig
+        from tfo.config.source_models import GitSource
+
+        GitSource.model_validate(source)
+        ArtifactsConfig.model_validate(data["artifacts"])
+        text = without_top_level_keys(text, {"source", "artifacts"}) + f"workspace_root: {root}\n"
     config = tmp_path / "infra.yaml"
-    config.write_text(text.replace("workspace_root: /infra", f"workspace_root: {root}"))
+    config.write_text(text)
     names = set(re.findall(r"\$\{([A-Z_]+)\}", text))
     with pytest.MonkeyPatch.context() as env:
         for name in names:
             env.setenv(name, "json://127.0.0.1:9/hook")
         return load_config(config)
+
+
+def init_repo(repo: Path, *, branch: str) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(repo), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    identity = ["-c", "user.name=tfo", "-c", "user.email=tfo@example.com"]
+    for args in (["init", "-q", "-b", branch], ["add", "-A"], [*identity, "commit", "-q", "-m", "infra"]):
+        subprocess.run(["git", "-C", str(repo), *args], env=env, check=True, capture_output=True, timeout=60)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -370,20 +470,123 @@ def test_pods_are_locked_down_and_writable_where_terraform_writes(overlay: str) 
         assert security["allowPrivilegeEscalation"] is False
         assert security["capabilities"]["drop"] == ["ALL"]
         assert {"cpu", "memory"} <= set(container["resources"]["requests"]) & set(container["resources"]["limits"])
-        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        env = {e["name"]: e.get("value") for e in container["env"]}
-        for path in ("/tmp", env["HOME"]):
-            assert "emptyDir" in volumes[mounts[path]], (name, path)
-        for path, claim in (("/infra", "tfo-workspaces"), (env["TFO_STATE_DIR"], "tfo-state")):
-            assert volumes[mounts[path]]["persistentVolumeClaim"]["claimName"] == claim, (name, path)
+        volumes, mounts, env = pod_layout(deployment)
+        # Everything tfo and terraform write goes to the pod's own emptyDirs: the state
+        # dir, and the work dir (git trees, init markers, fetched plans, plugin cache) in
+        # a volume of its own, which components/shared-volume leaves local.
+        for path in ("/tmp", env["HOME"], env["TFO_STATE_DIR"], env["TFO_WORK_DIR"]):
+            assert path in mounts and "emptyDir" in volumes[mounts[path]], (name, path)
+        assert mounts[env["TFO_STATE_DIR"]] != mounts[env["TFO_WORK_DIR"]], name
+        # emptyDirs count against the pod's ephemeral-storage limit: the kubelet would
+        # evict the pod before a volume reached its sizeLimit if the limit were smaller.
+        local = sum(quantity(v["emptyDir"]["sizeLimit"]) for v in volumes.values() if "emptyDir" in v)
+        assert local <= quantity(container["resources"]["limits"]["ephemeral-storage"]), name
         # Credentials are referenced, never inlined.
         for entry in container["env"]:
             if re.search(r"KEY|SECRET|TOKEN|PASSWORD|URL", entry["name"]) and "value" in entry:
                 assert entry["name"] in ("TFO_TEMPORAL_TLS_KEY",) and entry["value"].startswith("/"), entry
-    claims = objects_of(overlay, "PersistentVolumeClaim")
-    assert all(claim["spec"]["accessModes"] == ["ReadWriteMany"] for claim in claims.values())
     assert not objects_of(overlay, "Secret"), "Secrets are created by the operator, not shipped"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_default_overlays_share_no_volume(overlay: str) -> None:
+    assert "ReadWriteMany" not in yaml.safe_dump_all(rendered(overlay))
+    assert not objects_of(overlay, "PersistentVolumeClaim")
+    deployments = objects_of(overlay, "Deployment")
+    assert {"tfo-daemon", "tfo-worker"} <= set(deployments)
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        for volume in pod["volumes"]:
+            sources = set(volume) - {"name"}
+            assert len(sources) == 1 and sources <= POD_LOCAL_SOURCES, (name, volume)
+            if "emptyDir" in volume:
+                assert volume["emptyDir"].get("sizeLimit"), f"{name}: emptyDir {volume['name']} has no sizeLimit"
+        for container in pod_containers(deployment):
+            assert not [m for m in container.get("volumeMounts", []) if m["mountPath"] == "/infra"], name
+
+
+def test_only_the_shared_volume_component_asks_for_shared_storage() -> None:
+    for path in sorted(K8S.rglob("*.yaml")):
+        if SHARED_VOLUME in path.parents:
+            continue
+        text = path.read_text()
+        assert "ReadWriteMany" not in text, path
+        assert "PersistentVolumeClaim" not in text, path
+    for overlay in OVERLAYS:
+        kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+        included = [Path(entry).name for entry in kustomization.get("components", [])]
+        assert SHARED_VOLUME.name not in included, f"{overlay} includes the shared-volume component"
+
+
+def test_shared_volume_component_still_renders(tmp_path: Path) -> None:
+    directory = with_shared_volume(tmp_path)
+    objects = render(directory)
+    if shutil.which("kubectl"):
+        assert {key(obj): obj for obj in render_offline(directory)} == {key(obj): obj for obj in objects}
+    validate_strictly(objects, "dev + shared-volume")
+    claims = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "PersistentVolumeClaim"}
+    assert set(claims) == {"tfo-workspaces", "tfo-state"}
+    assert all(claim["spec"]["accessModes"] == ["ReadWriteMany"] for claim in claims.values())
+    deployments = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "Deployment"}
+    for name in ("tfo-daemon", "tfo-worker"):
+        volumes, mounts, env = pod_layout(deployments[name])
+        for volume in volumes.values():
+            assert len(set(volume) - {"name"}) == 1, (name, volume)
+        for path, claim in (("/infra", "tfo-workspaces"), (env["TFO_STATE_DIR"], "tfo-state")):
+            assert volumes[mounts[path]]["persistentVolumeClaim"]["claimName"] == claim, (name, path)
+        # terraform's plugin cache must not be shared between hosts: the work dir stays local.
+        assert "emptyDir" in volumes[mounts[env["TFO_WORK_DIR"]]], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_git_credentials_come_from_an_optional_secret(overlay: str, tmp_path: Path) -> None:
+    secret_dirs = set()
+    for name, deployment in objects_of(overlay, "Deployment").items():
+        volumes, mounts, env = pod_layout(deployment)
+        config_file = Path(str(env["GIT_CONFIG_GLOBAL"]))
+        assert volumes[mounts[str(config_file.parent)]]["configMap"]["name"] == GIT_CONFIG_MAP, name
+        (secret_dir,) = [
+            path for path, volume in mounts.items() if volumes[volume].get("secret", {}).get("secretName") == GIT_SECRET
+        ]
+        secret = volumes[mounts[secret_dir]]["secret"]
+        # Optional: a public repository needs none. Never readable by other users.
+        assert secret["optional"] is True and secret["defaultMode"] & 0o007 == 0, name
+        secret_dirs.add(secret_dir)
+    (secret_dir,) = secret_dirs
+    git_url = urlsplit(infra_data(overlay)["source"]["git"])
+    assert git_url.hostname
+
+    # The gitconfig, with the Secret's mount path pointing at files here, in real git.
+    files = tmp_path / "git-credentials"
+    files.mkdir()
+    (files / "token").write_text("t0ken-from-the-secret\n")
+    gitconfig = objects_of(overlay, "ConfigMap")[GIT_CONFIG_MAP]["data"][config_file.name]
+    assert secret_dir in gitconfig
+    (tmp_path / "gitconfig").write_text(gitconfig.replace(secret_dir, str(files)))
+    env_git = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+
+    def fill(host: str) -> str:
+        query = f"protocol=https\nhost={host}\n\n"
+        result = subprocess.run(
+            ["git", "credential", "fill"], input=query, env=env_git, capture_output=True, text=True, timeout=30
+        )
+        return result.stdout
+
+    answer = fill(git_url.hostname)
+    assert "username=x-access-token\n" in answer and "password=t0ken-from-the-secret\n" in answer
+    assert "t0ken" not in fill("github.com"), "the token is offered to another host"
+    ssh = subprocess.run(
+        ["git", "config", "--global", "core.sshCommand"], env=env_git, capture_output=True, text=True, timeout=30
+    ).stdout.split()
+    assert ["-i", f"{files}/ssh-privatekey"] == ssh[ssh.index("-i") : ssh.index("-i") + 2]
+    assert f"UserKnownHostsFile={files}/known_hosts" in ssh
+    assert "StrictHostKeyChecking=yes" in ssh
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -401,7 +604,9 @@ def test_metrics_service_and_network_policy(overlay: str) -> None:
     ingress_ports = {p["port"] for rule in policy["ingress"] for p in rule["ports"]}
     assert ingress_ports == {port, 9465}
     egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
-    assert egress_ports == {53, 7233, 443}
+    # HTTPS covers git over https:// and S3; git over SSH needs port 22 as well.
+    ssh = urlsplit(infra_data(overlay)["source"]["git"]).scheme == "ssh"
+    assert egress_ports == {53, 7233, 443} | ({22} if ssh else set())
 
 
 # --- checkov ----------------------------------------------------------------------------
@@ -435,6 +640,8 @@ def test_checkov_passes_with_every_waiver_explained(tmp_path: Path) -> None:
     scan.mkdir()
     for overlay in OVERLAYS:
         (scan / f"{overlay}.yaml").write_text(yaml.safe_dump_all(rendered(overlay), sort_keys=False))
+    shared = render(with_shared_volume(tmp_path))
+    (scan / "dev-shared-volume.yaml").write_text(yaml.safe_dump_all(shared, sort_keys=False))
     (scan / "control.yaml").write_text(yaml.safe_dump(CONTROL))
     shutil.copy(ROOT / "Dockerfile", scan / "Dockerfile")
     result = subprocess.run(
@@ -474,6 +681,7 @@ def test_checkov_passes_with_every_waiver_explained(tmp_path: Path) -> None:
 def test_kubernetes_guide_matches_the_manifests() -> None:
     guide = (ROOT / "docs/kubernetes.md").read_text()
     secrets: set[str] = set()
+    config_maps: set[str] = set()
     waivers: set[str] = set()
     for overlay in OVERLAYS:
         for name, deployment in objects_of(overlay, "Deployment").items():
@@ -483,12 +691,15 @@ def test_kubernetes_guide_matches_the_manifests() -> None:
                     waivers.add(value.split("=", 1)[0])
             pod = deployment["spec"]["template"]["spec"]
             secrets |= {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+            config_maps |= {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
             for container in pod["containers"]:
                 secrets |= {e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e}
+                config_maps |= {e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e}
                 secrets |= {
                     e["valueFrom"]["secretKeyRef"]["name"]
                     for e in container.get("env", [])
                     if "secretKeyRef" in e.get("valueFrom", {})
                 }
-    for name in sorted(secrets | waivers):
+    for name in sorted(secrets | config_maps | waivers):
         assert f"`{name}`" in guide, f"docs/kubernetes.md does not mention {name}"
+    assert "components/shared-volume" in guide
