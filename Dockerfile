@@ -14,7 +14,7 @@
 #
 # The image runs as uid/gid 10001 with a read-only root filesystem. Only these
 # paths are written, so mount volumes there (docker-compose.yml and deploy/k8s do):
-#   /var/lib/tfo  tfo's state dir (TFO_STATE_DIR): saved plans, init markers; shared by all workers
+#   /var/lib/tfo  tfo's state dir (TFO_STATE_DIR); a worker's own --work-dir (TFO_WORK_DIR) in cluster mode
 #   /infra        the infra repo: terraform writes .terraform/, lock files and local state in the workspaces
 #   /tmp, /home/tfo  scratch space and HOME for terraform and its providers
 

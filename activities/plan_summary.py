@@ -6,13 +6,26 @@ even for a clean refresh-only plan, so the exit code is never trusted alone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from tfo.activities.drift_noise import ignored_changes
+from tfo.activities.failures import non_retryable
 from tfo.activities.plan_diff import bound_workspace, resource_diff
 from tfo.config.drift_config import IgnoreRule
-from tfo.config.plan_models import MAX_CHECKS, ChangeCounts, CheckResult, OutputValue, PlanSummary, ResourceChange
+from tfo.config.errors import ErrorType
+from tfo.config.plan_models import (
+    MAX_CHECKS,
+    OUTPUT_INLINE_BYTES,
+    OUTPUT_MAX_BYTES,
+    OUTPUTS_INLINE_BYTES,
+    ChangeCounts,
+    CheckResult,
+    OutputValue,
+    PlanSummary,
+    ResourceChange,
+)
 
 MAX_CHECK_MESSAGES = 5
 MAX_MESSAGE_CHARS = 500
@@ -166,9 +179,30 @@ def current_outputs(plan: dict[str, Any]) -> dict[str, OutputValue]:
 
 
 def redact_outputs(raw: dict[str, Any]) -> dict[str, OutputValue]:
-    """`{name: {value, sensitive}}` (as in `output -json`) with sensitive values dropped."""
+    """`{name: {value, sensitive}}` (as in `output -json`): sensitive values dropped, large
+    ones kept back (see OutputValue), so that no payload grows with output sizes.
+
+    Raises:
+        ApplicationError: a value over OUTPUT_MAX_BYTES (OutputTooLarge, non-retryable).
+    """
     out: dict[str, OutputValue] = {}
+    sizes: dict[str, int] = {}
     for name, item in sorted(raw.items()):
         sensitive = bool(item.get("sensitive"))
         out[name] = OutputValue(value=None if sensitive else item.get("value"), sensitive=sensitive)
+        if not sensitive:
+            sizes[name] = len(json.dumps(item.get("value"), separators=(",", ":")))
+    for name, size in sizes.items():
+        if size > OUTPUT_MAX_BYTES:
+            raise non_retryable(
+                f"output {name} is {size / 1024 / 1024:.1f} MiB; tfo passes outputs of up to "
+                f"{OUTPUT_MAX_BYTES // 1024 // 1024} MiB: keep large data in a store and output its address",
+                ErrorType.OUTPUT_TOO_LARGE,
+            )
+    budget = OUTPUTS_INLINE_BYTES
+    for name, size in sorted(sizes.items(), key=lambda item: (item[1], item[0])):  # smallest first
+        if size > OUTPUT_INLINE_BYTES or size > budget:
+            out[name] = OutputValue(size=size)
+        else:
+            budget -= size
     return out

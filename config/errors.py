@@ -79,6 +79,7 @@ class ErrorType:
     LOCKED = "WorkspaceLocked"
     NO_WORKER = "NoWorker"
     POLICY_DENIED = "PolicyDenied"
+    OUTPUT_TOO_LARGE = "OutputTooLarge"
 
     RETRYABLE = frozenset({STATE_LOCKED, TRANSIENT})
     # The saved plan can no longer be applied, but a fresh plan may: the workflow re-plans.

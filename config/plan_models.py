@@ -76,14 +76,35 @@ def shown_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Output values travel by value only while they are small: one value up to
+# OUTPUT_INLINE_BYTES, a workspace's values up to OUTPUTS_INLINE_BYTES together. The
+# rest go by reference, as sensitive ones do: a downstream activity reads them from
+# the upstream's state. One value over OUTPUT_MAX_BYTES fails its workspace. A run
+# report shows values up to OUTPUT_SHOWN_BYTES; `terraform output` has the others.
+OUTPUT_INLINE_BYTES = 64 * 1024
+OUTPUTS_INLINE_BYTES = 128 * 1024
+OUTPUT_MAX_BYTES = 1024 * 1024
+OUTPUT_SHOWN_BYTES = 1024
+
+
 class OutputValue(_Payload):
-    """A terraform output. Sensitive values are never carried: `value` is None."""
+    """A terraform output. Sensitive values are never carried: `value` is None; nor are
+    large ones (`size` set): both are read from the upstream's state when consumed."""
 
     value: Any = None
     sensitive: bool = False
+    size: int | None = None  # set when the value stays behind (too large to carry)
+
+    @property
+    def by_reference(self) -> bool:
+        return self.sensitive or self.size is not None
 
     def display(self) -> Any:
-        return SENSITIVE if self.sensitive else self.value
+        if self.sensitive:
+            return SENSITIVE
+        if self.size is not None:
+            return f"({self.size:,} bytes: terraform output)"
+        return self.value
 
 
 class ChangeCounts(_Payload):
@@ -195,4 +216,3 @@ class PlanSummary(_Payload):
     @property
     def has_changes(self) -> bool:
         return self.changes.total() > 0 or bool(self.output_changes)
-

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 
 from tfo.config.errors import ErrorType
 from tfo.config.payloads import InputValue, OutputValue, PlanResult, SensitiveRef, WorkspaceSpec
+from tfo.config.plan_models import OUTPUTS_INLINE_BYTES
 
 CANCELLED = "Cancelled"
 
@@ -39,6 +42,7 @@ def resolve_inputs(
         WorkspaceFailed: an output is missing (the message names it and what to do).
     """
     values: dict[str, InputValue] = {}
+    budget = OUTPUTS_INLINE_BYTES  # a request's input values, together
     for mapping in spec.inputs:
         src, name = mapping.source_workspace, mapping.source_output
         if src not in specs:
@@ -59,11 +63,14 @@ def resolve_inputs(
             raise WorkspaceFailed(
                 f"upstream {src} has no output {name!r} (input {mapping.target_var})", ErrorType.MISSING_OUTPUT
             )
-        if output.sensitive:
+        size = len(json.dumps(output.value, separators=(",", ":"))) if not output.by_reference else 0
+        if output.by_reference or size > budget:
+            # Sensitive or large: the activity reads it from the upstream's state.
             upstream = specs[src]
             ref = SensitiveRef(workspace=src, dir=upstream.dir, binary=upstream.binary, output=name)
             values[mapping.target_var] = InputValue(ref=ref)
         else:
+            budget -= size
             values[mapping.target_var] = InputValue(value=output.value)
     return values
 

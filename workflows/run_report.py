@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from tfo.config.ledger_shards import ledger_shard
 from tfo.config.payloads import (
     TERMINAL,
+    OutputValue,
     ResourceChange,
     RunReport,
     RunStatus,
@@ -14,6 +17,7 @@ from tfo.config.payloads import (
     WorkspaceReport,
     WorkspaceStatus,
 )
+from tfo.config.plan_models import OUTPUT_SHOWN_BYTES
 from tfo.config.policy_models import PolicyVerdict, cut
 
 # A run's record in the drift ledger: at most this many resources per workspace and
@@ -52,7 +56,16 @@ def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
     ws.replanned = ws.replanned or outcome.replanned
     ws.resumed = ws.resumed or outcome.resumed
     ws.worker = outcome.worker or ws.worker
-    ws.outputs = {k: v.display() for k, v in outcome.outputs.items()}
+    ws.outputs = {k: _shown(v) for k, v in outcome.outputs.items()}
+
+
+def _shown(output: OutputValue) -> Any:
+    """An output as a run report shows it: a large value by its size only, so that the
+    report (the status query's answer) does not grow with output sizes."""
+    if output.by_reference:
+        return output.display()
+    size = len(json.dumps(output.value, separators=(",", ":")))
+    return output.value if size <= OUTPUT_SHOWN_BYTES else OutputValue(size=size).display()
 
 
 def mark_cancelled(report: RunReport) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tfo.activities.plan_summary import action_of, summarize
 
 
@@ -100,3 +102,26 @@ def test_drift_borrows_sensitivity_that_terraform_1_0_leaves_out() -> None:
     assert "SECRET" not in dumped
     (drift,) = summary.drift
     assert [(a.path, a.before, a.after) for a in drift.attributes] == [("secret", "(sensitive)", "(sensitive)")]
+
+
+def test_outputs_travel_by_value_only_while_small() -> None:
+    from temporalio.exceptions import ApplicationError
+
+    from tfo.activities.plan_summary import redact_outputs
+    from tfo.config.plan_models import OUTPUT_INLINE_BYTES, OUTPUTS_INLINE_BYTES
+
+    small = {"id": {"value": "vpc-1"}, "secret": {"value": "s3cret", "sensitive": True}}
+    out = redact_outputs({**small, "ca": {"value": "x" * (OUTPUT_INLINE_BYTES + 1)}})
+    assert out["id"].value == "vpc-1" and not out["id"].by_reference
+    assert out["secret"].value is None and out["secret"].by_reference
+    assert out["ca"].value is None and out["ca"].size == OUTPUT_INLINE_BYTES + 3
+    # Many medium values: the smallest travel, until the workspace's budget is spent.
+    many = {f"o{i}": {"value": "y" * (40 * 1024 + i)} for i in range(5)}
+    kept = redact_outputs(many)
+    carried = [name for name, value in kept.items() if not value.by_reference]
+    assert carried == ["o0", "o1", "o2"]  # 3 x 40 KiB fit in the 128 KiB budget, a 4th does not
+    assert 3 * 40 * 1024 < OUTPUTS_INLINE_BYTES < 4 * 40 * 1024
+    with pytest.raises(ApplicationError) as caught:
+        redact_outputs({"blob": {"value": "z" * (3 * 1024 * 1024)}})
+    assert caught.value.type == "OutputTooLarge" and caught.value.non_retryable
+    assert caught.value.message.startswith("output blob is 3.0 MiB")
