@@ -505,13 +505,12 @@ def test_default_overlays_share_no_volume(overlay: str) -> None:
             assert not [m for m in container.get("volumeMounts", []) if m["mountPath"] == "/infra"], name
 
 
-def test_only_the_shared_volume_component_asks_for_shared_storage() -> None:
+def test_only_the_shared_volume_component_asks_for_storage_and_nothing_for_readwritemany() -> None:
     for path in sorted(K8S.rglob("*.yaml")):
-        if SHARED_VOLUME in path.parents:
-            continue
         text = path.read_text()
         assert "ReadWriteMany" not in text, path
-        assert "PersistentVolumeClaim" not in text, path
+        if SHARED_VOLUME not in path.parents:
+            assert "PersistentVolumeClaim" not in text, path
     for overlay in OVERLAYS:
         kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
         included = [Path(entry).name for entry in kustomization.get("components", [])]
@@ -526,7 +525,7 @@ def test_shared_volume_component_still_renders(tmp_path: Path) -> None:
     validate_strictly(objects, "dev + shared-volume")
     claims = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "PersistentVolumeClaim"}
     assert set(claims) == {"tfo-workspaces", "tfo-state"}
-    assert all(claim["spec"]["accessModes"] == ["ReadWriteMany"] for claim in claims.values())
+    assert all(claim["spec"]["accessModes"] == ["ReadWriteOnce"] for claim in claims.values())  # one node
     deployments = {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == "Deployment"}
     for name in ("tfo-daemon", "tfo-worker"):
         volumes, mounts, env = pod_layout(deployments[name])
