@@ -45,12 +45,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Settings from the environment that change what init configures: CLI arguments (a
+# `-backend-config` passed through TF_CLI_ARGS_init) and backend settings terraform
+# reads itself. Only their digest is kept, never their values.
+_INIT_ENV = ("TF_CLI_CONFIG_FILE", "TF_CLI_ARGS", "TF_CLI_ARGS_init", "TF_DATA_DIR", "PG_CONN_STR", "PG_SCHEMA_NAME")
+
+
 def init_fingerprint(ws_dir: Path, binary: str, env: dict[str, str]) -> str:
-    """What `init` depends on: the binary, the module's files, the lock file and CLI config."""
+    """What `init` depends on: the binary, the module's files, the lock file and the
+    environment's CLI and backend settings (moving the backend re-inits)."""
     digest = hashlib.sha256()
     digest.update(binary.encode())
     digest.update(str(os.stat(binary).st_mtime_ns).encode())
-    digest.update(env.get("TF_CLI_CONFIG_FILE", "").encode())
+    for key in _INIT_ENV:
+        digest.update(f"{key}={env.get(key, '')}\0".encode())
     for path in sorted(ws_dir.iterdir()):
         if path.suffix in (".tf", ".hcl") or path.name.endswith(".tf.json"):
             digest.update(path.name.encode())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from devtools.offline_terraform import filestore_provider_available
 from tests.conftest import Terraform
 from tests.integration.cli_helpers import HANG_TIMEOUT, Tfo
-from tests.integration.drift_helpers import AlertReceiver, Daemon, running_daemon, wait_for
+from tests.integration.drift_helpers import AlertReceiver, Daemon, Metrics, running_daemon, wait_for
 from tests.stacks import filestore_main_tf
 
 pytestmark = pytest.mark.skipif(not filestore_provider_available(), reason="the tf package is not installed")
@@ -132,6 +133,11 @@ class Checks:
             raise AssertionError(f"{exc}\n{self.daemon.diagnose()}") from None
 
 
+def scraped(daemon: Daemon, ready: Callable[[Metrics], object]) -> Metrics:
+    """A scrape once `ready` holds: /metrics serves a copy the daemon refreshes every 10 s."""
+    return wait_for("the metrics to catch up", lambda: m if ready(m := daemon.scrape()) else None)
+
+
 def statuses(doc: dict[str, Any]) -> dict[str, str]:
     return {name: ws["status"] for name, ws in doc["workspaces"].items()}
 
@@ -171,8 +177,7 @@ def test_drift_truth_on_a_real_stack(tfo: Tfo, terraform: Terraform, tmp_path: P
             assert new_titles(hook, 0, 1) == [f"Drift detected: {NAME}/store"]
             (alert,) = hook.received()
             assert 'content: "v1" -> "edited-by-hand"' in alert["message"], alert["message"]
-            m = daemon.scrape()
-            assert m.get("tfo_workspace_drifted", config=NAME, workspace="store") == 1
+            m = scraped(daemon, lambda m: m.get("tfo_workspace_drifted", config=NAME, workspace="store") == 1)
             assert m.get("tfo_workspace_check_status", config=NAME, workspace="store", status="drifted") == 1
             since = m.get("tfo_workspace_status_since_timestamp_seconds", config=NAME, workspace="store")
             assert since is not None and since > 0
@@ -210,7 +215,7 @@ def test_drift_truth_on_a_real_stack(tfo: Tfo, terraform: Terraform, tmp_path: P
             assert ws["store"]["status"] == "clean"
             got = sorted(new_titles(hook, seen, 3))
             assert got == sorted(f"Unapplied changes: {NAME}/{n}" for n in ("solo", "edge", "app")), got
-            m = daemon.scrape()
+            m = scraped(daemon, lambda m: m.get("tfo_workspace_drifted", config=NAME, workspace="store") == 0)
             for name in ("solo", "edge", "app"):
                 assert m.get("tfo_workspace_drifted", config=NAME, workspace=name) == 0
                 assert m.get("tfo_workspace_check_status", config=NAME, workspace=name, status="pending") == 1
@@ -231,7 +236,9 @@ def test_drift_truth_on_a_real_stack(tfo: Tfo, terraform: Terraform, tmp_path: P
             assert ws["edge"]["status"] == "unknown" and "app" in ws["edge"]["reason"], ws["edge"]
             assert (ws["store"]["status"], ws["solo"]["status"]) == ("clean", "pending")
             assert new_titles(hook, seen, 1) == [f"Drift check failed: {NAME}/app"]
-            m = daemon.scrape()
+            m = scraped(
+                daemon, lambda m: m.get("tfo_workspace_check_status", config=NAME, workspace="edge", status="unknown")
+            )
             assert m.get("tfo_workspace_check_status", config=NAME, workspace="edge", status="unknown") == 1
             assert m.get("tfo_workspace_check_status", config=NAME, workspace="edge", status="clean") == 0
 
@@ -275,5 +282,5 @@ def test_failing_check_block_is_reported_and_the_status_stays_clean(
             assert failed["address"] == "check.content_is_v1" and failed["status"] == "failed", failed
             assert any("solo content is not v1" in msg for msg in failed["messages"]), failed
             wait_for("the check_failed alert", lambda: f"Check failed: {NAME}/solo" in titles(hook))
-            assert daemon.scrape().get("tfo_workspace_checks_failed", config=NAME, workspace="solo") == 1
+            scraped(daemon, lambda m: m.get("tfo_workspace_checks_failed", config=NAME, workspace="solo") == 1)
     assert shutil.which(terraform.binary) or Path(terraform.binary).is_file()
