@@ -36,7 +36,7 @@ $(CHECKOV):
 
 # Tests that need a terraform which lists resource drift and runs check blocks run a
 # second time with a terraform >= 1.5 when the machine has one on PATH.
-NEWER_TF_TESTS := tests/integration/test_test_provider.py tests/integration/test_drift_truth.py tests/integration/test_plan_diffs.py
+NEWER_TF_TESTS := tests/integration/test_test_provider.py tests/integration/test_drift_truth.py tests/integration/test_plan_diffs.py tests/integration/test_remediation.py tests/integration/test_cluster_mode.py
 
 test: $(STAMP) $(CHECKOV) lint
 	$(OFFLINE) && TFO_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest -q tests --ignore=tests/reliability

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 
 from tfo.activities import apply_sentinel as sentinel
-from tfo.activities import workdir
+from tfo.activities import plan_files, workdir
 from tfo.activities.baseline import fingerprint
 from tfo.activities.failures import binary_error, classify, non_retryable
 from tfo.activities.plan_summary import redact_outputs, summarize
@@ -180,7 +178,7 @@ class TerraformActivities:
                 # A plan-only run keeps nothing, whether it succeeded, failed or was
                 # cancelled: a saved plan holds the variables' values in clear text.
                 plan_file.unlink(missing_ok=True)
-                _remove_empty(run_dir)
+                plan_files.remove_empty(run_dir)
         if not req.keep_plan:
             return PlanResult(summary=summary, init_skipped=init_skipped, worker=self._worker)
         plan_file.chmod(0o600)  # terraform creates it with the umask's mode
@@ -249,12 +247,12 @@ class TerraformActivities:
         log_file = run_dir / "apply.log"
         # The markers name the plan they belong to: a run that re-plans applies a new
         # plan in the same directory, and a retry must only adopt its own plan's apply.
-        if _marker_plan(applied) == req.plan_sha256:
+        if plan_files.marker_plan(applied) == req.plan_sha256:
             # A retry of an apply that already finished (the worker died before
             # reporting it): never apply again, just report what it did.
             outputs = redact_outputs(await self._read_outputs(ws.binary, ws.dir))
             return ApplyResult(outputs=outputs, resumed=True, worker=self._worker)
-        resumed = _marker_plan(started) == req.plan_sha256
+        resumed = plan_files.marker_plan(started) == req.plan_sha256
         if resumed and not await sentinel.ever_started(
             run_dir / "apply.pid", rc_file, started.stat().st_mtime, lambda: _heartbeat("apply", ws.name)
         ):
@@ -290,13 +288,13 @@ class TerraformActivities:
         made against an existing state: a plan made before the first apply would
         create everything a second time and leak the first objects.
         """
-        planned = _planned_state_version(plan_file)
+        planned = plan_files.planned_state_version(plan_file)
         if planned is None:
             return
         pulled = await self._run(ws, state_pull_args())
         if pulled.returncode != 0:
             raise classify(pulled)
-        current = _state_version(pulled.stdout)
+        current = plan_files.state_version(pulled.stdout)
         if current is not None and current != planned:
             raise non_retryable(
                 "the saved plan is stale (state changed since it was made); run tfo apply again to plan afresh",
@@ -318,7 +316,7 @@ class TerraformActivities:
             binary,
             *args,
             cwd=ws.dir,
-            env={**self._runner.env, "PYTHONPATH": _project_path()},
+            env={**self._runner.env, "PYTHONPATH": plan_files.project_path()},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -352,47 +350,3 @@ class TerraformActivities:
                 )
         self._runner.finished("apply", time.monotonic() - began)
         return int(rc_file.read_text().strip() or "1")
-
-
-def _marker_plan(path: Path) -> str | None:
-    """The plan SHA-256 an apply marker was written for, if the marker exists."""
-    try:
-        return str(json.loads(path.read_text()).get("plan_sha256"))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def _state_version(text: str) -> tuple[str, int] | None:
-    """A state's (lineage, serial); ("", 0) for no state; None if it cannot be read."""
-    if not text.strip():
-        return ("", 0)
-    try:
-        data = json.loads(text)
-        return (str(data.get("lineage") or ""), int(data.get("serial") or 0))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
-def _planned_state_version(plan_file: Path) -> tuple[str, int] | None:
-    """The (lineage, serial) of the state a saved plan was made against, if it records one."""
-    try:
-        with zipfile.ZipFile(plan_file) as archive:
-            text = archive.read("tfstate").decode(errors="replace")
-    except (OSError, KeyError, zipfile.BadZipFile):
-        return None
-    return _state_version(text)
-
-
-def _project_path() -> str:
-    here = str(Path(__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH")
-    return f"{here}{os.pathsep}{existing}" if existing else here
-
-
-def _remove_empty(run_dir: Path) -> None:
-    """Drop a plan-only run's now empty directories, so drift checks leave no litter."""
-    for path in (run_dir, run_dir.parent):
-        try:
-            path.rmdir()
-        except OSError:
-            return

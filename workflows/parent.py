@@ -23,9 +23,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from tfo.config.dag import Dag
-    from tfo.config.drift_models import RecordRun
     from tfo.config.errors import ErrorType
-    from tfo.config.ledger_shards import config_shards
     from tfo.config.model import Operation
     from tfo.config.payloads import (
         TERMINAL,
@@ -45,9 +43,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from tfo.config.policy_models import denial_text, denials
     from tfo.config.source_models import PinnedSource
-    from tfo.workflows import retry, source_pin
+    from tfo.workflows import retry, run_end, source_pin
     from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
-    from tfo.workflows.run_report import finalize, format_timeout, ledger_parts, mark_cancelled, record_outcome
+    from tfo.workflows.run_report import finalize, format_timeout, mark_cancelled, record_outcome, safe_to_approve
     from tfo.workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
     from tfo.workflows.worker_wait import wait_for_worker
 
@@ -117,9 +115,9 @@ class ParentWorkflow:
                 if ws.status not in TERMINAL:
                     self._set(name, WorkspaceStatus.FAILED, error=f"git source: {exc.cause or exc}")
         if req.mode == "apply":
-            await self._cleanup()
+            await run_end.cleanup(req, self._queues_used, self._plans)
         report = finalize(self._report, workflow.now().isoformat())
-        await self._record_drift(report)
+        await run_end.record_drift(req, self._specs, report)
         return report
 
     # -- phases -------------------------------------------------------------
@@ -302,28 +300,14 @@ class ParentWorkflow:
         """After approval, a ref that moved since the plans were made moves the run: each
         workspace is planned again at the new commit, within what was approved, before it
         applies (as for a stale plan). A commit never applies a plan made at another."""
-        if self._source is None:
-            return
-        assert self._req.config.source is not None and self._report is not None
-        latest = await source_pin.resolve(
-            self._req.config.source, state_dir=self._req.config.state_dir, task_queue=self._req.config.task_queue
-        )
-        if latest.commit != self._source.commit:
-            self._source = latest
-            self._report.commit = latest.commit
+        if self._source is not None:
+            assert self._report is not None
+            self._source = await source_pin.latest(self._req.config, self._source)
+            self._report.commit = self._source.commit
 
     def _approves_itself(self) -> bool:
-        """A remediation run with `remediate: auto`: only an update-only plan that every
-        workspace planned without failure (a policy denial fails its workspace)."""
-        if not self._req.auto_approve_safe:
-            return False
         assert self._report is not None
-        if any(ws.status == WorkspaceStatus.FAILED for ws in self._report.workspaces.values()) or self._deferred:
-            return False
-        if any(plan.summary.changes.destructive() for plan in self._plans.values()):
-            return False
-        self._report.approval_note = "approved automatically: remediation, policy passed, nothing deleted or replaced"
-        return True
+        return self._req.auto_approve_safe and safe_to_approve(self._report, self._plans, self._deferred)
 
     async def _gate(self) -> bool:
         assert self._report is not None
@@ -374,79 +358,3 @@ class ParentWorkflow:
             ws.error_type = error_type
         if status in TERMINAL or status == WorkspaceStatus.PLANNED:
             self._done[name] = WorkspaceStatus.SUCCEEDED if status == WorkspaceStatus.PLANNED else status
-
-    async def _cleanup(self) -> None:
-        """Remove the run's saved plans (they hold variable values) on every queue used.
-
-        Only queues a workspace actually ran on: a queue that never got a worker has no
-        files, and an activity sent there would wait for a worker forever. In cluster
-        mode each planning worker's own queue too (a worker that is gone took its files
-        with it), and the artifact store."""
-        planners = sorted({p.worker_queue for p in self._plans.values() if p.worker_queue})
-        for queue in [*sorted(self._queues_used), *planners]:
-            try:
-                await workflow.execute_activity(
-                    "cleanup_run",
-                    args=[self._req.config.state_dir, workflow.info().workflow_id],
-                    task_queue=queue,
-                    schedule_to_start_timeout=retry.PLANNER_WAIT if queue in planners else None,
-                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
-                    retry_policy=retry.BOOKKEEPING,
-                )
-            except ActivityError:
-                workflow.logger.warning("could not clean up run files on queue %s", queue)
-        if self._req.config.artifacts is not None:
-            try:
-                await workflow.execute_activity(
-                    "delete_plans",
-                    args=[self._req.config.artifacts, self._req.config.state_dir, workflow.info().workflow_id],
-                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
-                    retry_policy=retry.BOOKKEEPING,
-                )
-            except ActivityError:
-                workflow.logger.warning("could not delete the run's plans from the artifact store")
-
-    async def _record_drift(self, report: RunReport) -> None:
-        """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts."""
-        req = self._req
-        # Runs begun before the ledger had shards record as they began: one ledger, in order.
-        sharded = workflow.patched("ledger-shards")
-        shards = ledger_parts(report, config_shards(self._specs) if sharded else None)
-
-        async def send(n: int, shard: int | None, parts: list[RunReport]) -> None:
-            for i, part in enumerate(parts):  # in order: a shard counts the run at its last part
-                record = RecordRun(
-                    config=req.config.name,
-                    config_id=req.config.id,
-                    report=part,
-                    consumes={
-                        name: [(m.source_workspace, m.source_output) for m in self._specs[name].inputs]
-                        for name in part.workspaces
-                    },
-                    alerts=req.config.alerts,
-                    ui_url=req.ui_url,
-                    namespace=req.namespace,
-                    part=i,
-                    parts=len(parts),
-                    shard=shard,
-                    primary=n == 0,
-                    remediate={
-                        name: self._specs[name].remediate
-                        for name in part.workspaces
-                        if self._specs[name].remediate != "alert"
-                    },
-                    state_dir=req.config.state_dir,
-                )
-                try:
-                    await workflow.execute_activity(
-                        "record_run",
-                        record,
-                        start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
-                        retry_policy=retry.BOOKKEEPING,
-                    )
-                except ActivityError:
-                    workflow.logger.warning("could not record run %s in drift ledger shard %s", report.run_id, shard)
-                    return
-
-        # Shards in parallel: recording is the last step of every run, and its latency counts.
-        await asyncio.gather(*(send(n, shard, parts) for n, (shard, parts) in enumerate(shards)))

@@ -10,6 +10,7 @@ from tfo.config.ledger_shards import ledger_shard
 from tfo.config.payloads import (
     TERMINAL,
     OutputValue,
+    PlanResult,
     ResourceChange,
     RunReport,
     RunStatus,
@@ -66,6 +67,18 @@ def _shown(output: OutputValue) -> Any:
         return output.display()
     size = len(json.dumps(output.value, separators=(",", ":")))
     return output.value if size <= OUTPUT_SHOWN_BYTES else OutputValue(size=size).display()
+
+
+def safe_to_approve(report: RunReport, plans: dict[str, PlanResult], deferred: set[str]) -> bool:
+    """Whether a remediation run (`remediate: auto`) may approve itself: every workspace
+    planned without failure (a policy denial fails its workspace), none waits for an
+    upstream's outputs, and no plan deletes or replaces anything."""
+    if any(ws.status == WorkspaceStatus.FAILED for ws in report.workspaces.values()) or deferred:
+        return False
+    if any(plan.summary.changes.destructive() for plan in plans.values()):
+        return False
+    report.approval_note = "approved automatically: remediation, policy passed, nothing deleted or replaced"
+    return True
 
 
 def mark_cancelled(report: RunReport) -> None:

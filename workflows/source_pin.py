@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from tfo.config.payloads import ResolveRequest
+    from tfo.config.payloads import ConfigSnapshot, ResolveRequest
     from tfo.config.source_models import GitSource, PinnedSource
     from tfo.workflows import retry
 
@@ -24,3 +24,10 @@ async def resolve(source: GitSource, *, state_dir: str, task_queue: str) -> Pinn
         retry_policy=retry.SOURCE,
     )
     return source.pin(commit)
+
+
+async def latest(config: ConfigSnapshot, pinned: PinnedSource) -> PinnedSource:
+    """The commit the run's ref names now (`pinned` itself when it has not moved)."""
+    assert config.source is not None
+    now = await resolve(config.source, state_dir=config.state_dir, task_queue=config.task_queue)
+    return pinned if now.commit == pinned.commit else now

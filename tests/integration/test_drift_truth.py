@@ -215,7 +215,13 @@ def test_drift_truth_on_a_real_stack(tfo: Tfo, terraform: Terraform, tmp_path: P
             assert ws["store"]["status"] == "clean"
             got = sorted(new_titles(hook, seen, 3))
             assert got == sorted(f"Unapplied changes: {NAME}/{n}" for n in ("solo", "edge", "app")), got
-            m = scraped(daemon, lambda m: m.get("tfo_workspace_drifted", config=NAME, workspace="store") == 0)
+            m = scraped(
+                daemon,
+                lambda m: all(
+                    m.get("tfo_workspace_check_status", config=NAME, workspace=n, status="pending") == 1
+                    for n in ("solo", "edge", "app")
+                ),
+            )
             for name in ("solo", "edge", "app"):
                 assert m.get("tfo_workspace_drifted", config=NAME, workspace=name) == 0
                 assert m.get("tfo_workspace_check_status", config=NAME, workspace=name, status="pending") == 1

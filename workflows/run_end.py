@@ -1,0 +1,90 @@
+"""The last steps of a run (used by ParentWorkflow): removing its files, and handing
+its result to the config's drift ledger shards."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from tfo.config.drift_models import RecordRun
+    from tfo.config.ledger_shards import config_shards
+    from tfo.config.payloads import PlanResult, RunReport, RunRequest, WorkspaceSpec
+    from tfo.workflows import retry
+    from tfo.workflows.run_report import ledger_parts
+
+
+async def cleanup(req: RunRequest, queues_used: set[str], plans: dict[str, PlanResult]) -> None:
+    """Remove the run's saved plans (they hold variable values) on every queue used.
+
+    Only queues a workspace actually ran on: a queue that never got a worker has no
+    files, and an activity sent there would wait for a worker forever. In cluster
+    mode each planning worker's own queue too (a worker that is gone took its files
+    with it), and the artifact store."""
+    run_id = workflow.info().workflow_id
+    planners = sorted({p.worker_queue for p in plans.values() if p.worker_queue})
+    for queue in [*sorted(queues_used), *planners]:
+        try:
+            await workflow.execute_activity(
+                "cleanup_run",
+                args=[req.config.state_dir, run_id],
+                task_queue=queue,
+                schedule_to_start_timeout=retry.PLANNER_WAIT if queue in planners else None,
+                start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                retry_policy=retry.BOOKKEEPING,
+            )
+        except ActivityError:
+            workflow.logger.warning("could not clean up run files on queue %s", queue)
+    if req.config.artifacts is not None:
+        try:
+            await workflow.execute_activity(
+                "delete_plans",
+                args=[req.config.artifacts, req.config.state_dir, run_id],
+                start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                retry_policy=retry.BOOKKEEPING,
+            )
+        except ActivityError:
+            workflow.logger.warning("could not delete the run's plans from the artifact store")
+
+
+async def record_drift(req: RunRequest, specs: dict[str, WorkspaceSpec], report: RunReport) -> None:
+    """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts."""
+    # Runs begun before the ledger had shards record as they began: one ledger, in order.
+    sharded = workflow.patched("ledger-shards")
+    shards = ledger_parts(report, config_shards(specs) if sharded else None)
+
+    async def send(n: int, shard: int | None, parts: list[RunReport]) -> None:
+        for i, part in enumerate(parts):  # in order: a shard counts the run at its last part
+            record = RecordRun(
+                config=req.config.name,
+                config_id=req.config.id,
+                report=part,
+                consumes={
+                    name: [(m.source_workspace, m.source_output) for m in specs[name].inputs]
+                    for name in part.workspaces
+                },
+                alerts=req.config.alerts,
+                ui_url=req.ui_url,
+                namespace=req.namespace,
+                part=i,
+                parts=len(parts),
+                shard=shard,
+                primary=n == 0,
+                remediate={name: specs[name].remediate for name in part.workspaces if specs[name].remediate != "alert"},
+                state_dir=req.config.state_dir,
+            )
+            try:
+                await workflow.execute_activity(
+                    "record_run",
+                    record,
+                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
+                    retry_policy=retry.BOOKKEEPING,
+                )
+            except ActivityError:
+                workflow.logger.warning("could not record run %s in drift ledger shard %s", report.run_id, shard)
+                return
+
+    # Shards in parallel: recording is the last step of every run, and its latency counts.
+    await asyncio.gather(*(send(n, shard, parts) for n, (shard, parts) in enumerate(shards)))
