@@ -119,8 +119,8 @@ class TerraformActivities:
             result = await self._plan(local)
             result.commit = local.source.commit if local.source else ""
             result.artifact = await self._local.store(local, result)
-            if result.artifact is not None:
-                result.worker_queue = self._worker_queue
+            if result.plan_file is not None:
+                result.worker_queue = self._worker_queue  # set when this worker has a dir of its own
         return result
 
     @activity.defn(name="apply_workspace")

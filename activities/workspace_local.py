@@ -126,7 +126,15 @@ class LocalWorkspaces:
             return
         ref = req.artifact
         if ref is None or req.artifacts is None:
-            return  # no store: the apply finds the plan missing and says so
+            if self._work_dir is not None:
+                # The plan stayed in the dir of a worker that is gone: plan afresh, within
+                # what was approved (the approval bounds the new plan).
+                raise non_retryable(
+                    "the saved plan stayed on the worker that made it, which is gone, and the config "
+                    "names no artifact store: planning again",
+                    ErrorType.STALE_PLAN,
+                )
+            return  # one shared state dir: the apply finds the plan missing and says so
         if req.source is not None and ref.commit != req.source.commit:
             raise non_retryable(
                 f"the saved plan was made at commit {ref.commit[:12]}, the run is at {req.source.commit[:12]}",

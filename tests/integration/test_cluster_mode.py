@@ -67,7 +67,9 @@ class Repo:
         return git("rev-parse", "HEAD", cwd=self.clone)
 
 
-def write_config(path: Path, repo: Repo, endpoint: str, *, workflow_queue: str, tf_queue: str, binary: str) -> Path:
+def write_config(
+    path: Path, repo: Repo, endpoint: str, *, workflow_queue: str, tf_queue: str, binary: str, store: bool = True
+) -> Path:
     """infra.yaml as a ConfigMap would hold it: no code beside it, only the git source."""
     doc = {
         "name": "cluster",
@@ -82,6 +84,8 @@ def write_config(path: Path, repo: Repo, endpoint: str, *, workflow_queue: str, 
              "inputs": [{"sourceWorkspace": "vpc", "sourceOutput": "id", "targetVar": "vpc_id"}]},
         ],
     }  # fmt: skip
+    if not store:
+        del doc["artifacts"]
     path.write_text(json.dumps(doc))
     return path
 
@@ -125,15 +129,18 @@ async def status_when(handle: Any, ready: Any) -> RunReport:
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("store", [True, False], ids=["artifact-store", "no-store"])
 async def test_a_plan_made_on_one_worker_is_applied_by_another_that_shares_no_path(
-    temporal_env, terraform, tmp_path, task_queue, database, s3_endpoint
+    temporal_env, terraform, tmp_path, task_queue, database, s3_endpoint, store
 ) -> None:  # type: ignore[no-untyped-def]
+    """With an artifact store, worker B fetches A's plan; without one, B plans again
+    within the approval (A's plan went with A's dir) and applies that."""
     root = tmp_path.resolve()
     repo = Repo(root, root / "counters")
     tf_queue = f"{task_queue}-tf"
     (root / "configmap").mkdir()
     config = write_config(root / "configmap" / "infra.yaml", repo, s3_endpoint, workflow_queue=task_queue,
-                          tf_queue=tf_queue, binary=terraform.binary)  # fmt: skip
+                          tf_queue=tf_queue, binary=terraform.binary, store=store)  # fmt: skip
     client = temporal_env.client
     address = client.service_client.config.target_host
     common = dict(address=address, tf_queue=tf_queue, workflow_queue=task_queue, root=root)
@@ -153,7 +160,7 @@ async def test_a_plan_made_on_one_worker_is_applied_by_another_that_shares_no_pa
         assert waiting.workspaces["vpc"].worker == "worker-a", waiting  # app waits for vpc's output
         planned_at = repo_head = git("rev-parse", "main", cwd=repo.bare)
         assert waiting.commit == planned_at
-        assert len(objects(s3_endpoint, f"{task_queue}/runs/{run_id}/")) == 1  # vpc's; app waits for its input
+        assert len(objects(s3_endpoint, f"{task_queue}/runs/{run_id}/")) == int(store)  # vpc's; app waits
 
         stop(worker_a, signal.SIGKILL)  # gone at the gate, with its work dir's plan
         worker_b = spawn_worker("worker-b", **common)  # type: ignore[arg-type]
@@ -168,6 +175,7 @@ async def test_a_plan_made_on_one_worker_is_applied_by_another_that_shares_no_pa
     assert report.status == RunStatus.SUCCEEDED, (errors, (root / "worker-b.log").read_text()[-3000:])
     assert report.public_json()["commit"] == repo_head
     assert report.workspaces["vpc"].worker == "worker-b" and report.workspaces["vpc"].outcome == "applied"
+    assert report.workspaces["vpc"].replanned is not store  # fetched, or planned again
     assert report.workspaces["app"].outcome == "applied"
     for ws in ("vpc", "app"):
         assert (repo.counters / ws).read_text().splitlines() == ["created"], ws  # exactly once
