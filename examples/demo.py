@@ -124,10 +124,9 @@ def main() -> None:
         step("fix it with tfo apply while the daemon runs")
         tfo("apply", str(demo_config), "-w", "dns", "--auto-approve")
         wait_for("the resolved alert", lambda: any(a["title"].startswith("Drift resolved") for a in ALERTS), 30)
-        print(
-            '\n  tfo_workspace_drifted{config="multi-region",workspace="dns"}',
-            metric(metrics_port, "tfo_workspace_drifted", "dns"),
-        )
+        # /metrics serves a copy the daemon refreshes every 10 s.
+        wait_for("the gauge to follow", lambda: metric(metrics_port, "tfo_workspace_drifted", "dns") == 0.0, 30)
+        print('\n  tfo_workspace_drifted{config="multi-region",workspace="dns"} 0')
         if os.environ.get("DEMO_KEEP"):
             step("the daemon keeps running; Ctrl-C to stop")
             daemon.wait()
