@@ -330,6 +330,14 @@ class RunReport(_Payload):
         }
 
 
+class ReportPage(_Payload):
+    """One answer of the `status_page` query: the run's header and some workspaces."""
+
+    report: RunReport
+    seq: int  # ask for what changed after this next
+    more: bool = False  # more changes are waiting: ask again at once
+
+
 class ApprovalDecision(_Payload):
     approved: bool
     by: str = ""

@@ -18,7 +18,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -27,6 +33,7 @@ from tfo.config.loader import LoadedConfig
 from tfo.config.payloads import Mode, RunReport, RunStatus
 from tfo.daemon import confinement, runs
 from tfo.daemon.confinement import ConfigRoots, ConfinementError, InlineLimits
+from tfo.daemon.live_report import LiveReport
 from tfo.daemon.mcp_views import (
     CancelResult,
     DriftView,
@@ -260,8 +267,8 @@ class TfoTools:
             return await runs.report(self._client, workflow_id)
         handle = self._client.get_workflow_handle(workflow_id)
         try:
-            live = await handle.query("status", result_type=RunReport, rpc_timeout=STATUS_TIMEOUT)
-        except (TimeoutError, RPCError):
+            live = await LiveReport(handle).fetch(STATUS_TIMEOUT)
+        except (TimeoutError, RPCError, WorkflowQueryFailedError):
             raise RunError(f"run {workflow_id} is running but no worker answered; is a tfo worker running?") from None
         if live is None:  # the workflow has not run its first task yet
             mode: Mode = "apply" if workflow_id.startswith("tfo-apply-") else "plan"

@@ -23,6 +23,7 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from tfo.config.payloads import RunReport, RunStatus
+from tfo.daemon.live_report import live_status
 
 PARENT_RUNS = "WorkflowType = 'ParentWorkflow'"
 LIVE_TIMEOUT = timedelta(seconds=2)
@@ -82,7 +83,7 @@ async def tfo_status(client: Client, wf: WorkflowExecution, *, live_timeout: tim
     if wf.status in _CLOSED:
         return _CLOSED[wf.status].value
     try:
-        live = await handle.query("status", result_type=RunReport, rpc_timeout=live_timeout)
+        live = await live_status(handle, live_timeout)
     except (TimeoutError, RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):  # no worker in time
         return RunStatus.RUNNING.value
     return live.status.value if live is not None else RunStatus.RUNNING.value

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from tfo.config.errors import RunError
 from tfo.config.loader import LoadedConfig, snapshot
 from tfo.config.payloads import Mode, RunReport, RunRequest, RunStatus
+from tfo.daemon.live_report import LiveReport
 from tfo.daemon.run_adoption import MEMO_KEY, Adoption, choose_run, read_last, request_identity
 from tfo.daemon.scope import default_state_dir as default_state_dir
 from tfo.daemon.scope import select as select
@@ -151,8 +152,8 @@ async def report(client: Client, run_id: str, *, timeout: timedelta = timedelta(
         mode: Mode = "apply" if run_id.startswith("tfo-apply-") else "plan"
         return RunReport(run_id=run_id, mode=mode, status=status)
     try:
-        live = await handle.query("status", result_type=RunReport, rpc_timeout=timeout)
-    except (TimeoutError, RPCError) as exc:
+        live = await LiveReport(handle).fetch(timeout)
+    except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
         raise RunError(f"run {run_id} is running but no worker answered: {exc}") from None
     if live is None:
         raise RunError(f"run {run_id} has not started yet: is a worker running?")
@@ -171,11 +172,12 @@ async def follow(
     handle = client.get_workflow_handle(run_id, result_type=RunReport)
     result_task = asyncio.ensure_future(handle.result())
     asked = False
+    reader = LiveReport(handle)  # each poll reads only what changed since the last
     try:
         while not result_task.done():
             try:
-                live = await handle.query("status", result_type=RunReport, rpc_timeout=timedelta(seconds=5))
-            except (TimeoutError, RPCError):
+                live = await reader.fetch(timedelta(seconds=5))
+            except (TimeoutError, RPCError, WorkflowQueryFailedError):
                 live = None
             if live is not None:
                 on_update(live)

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         OutputValue,
         Phase,
         PlanResult,
+        ReportPage,
         RunReport,
         RunRequest,
         RunStatus,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from tfo.config.source_models import PinnedSource
     from tfo.workflows import retry, run_end, source_pin
     from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, child_failure, resolve_inputs
+    from tfo.workflows.report_log import ReportLog
     from tfo.workflows.run_report import finalize, format_timeout, mark_cancelled, record_outcome, safe_to_approve
     from tfo.workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
     from tfo.workflows.worker_wait import wait_for_worker
@@ -54,8 +56,14 @@ with workflow.unsafe.imports_passed_through():
 class ParentWorkflow:
     def __init__(self) -> None:
         self._report: RunReport | None = None
+        self._log = ReportLog()
         self._decision: ApprovalDecision | None = None
         self._awaiting = False
+
+    @workflow.query(name="status_page")
+    def status_page(self, since: int) -> ReportPage | None:
+        """The workspaces that changed after `since`, in bounded pages (see report_log)."""
+        return None if self._report is None else self._log.page(self._report, since)
 
     @workflow.query(name="status")
     def status(self) -> RunReport | None:
@@ -95,6 +103,7 @@ class ParentWorkflow:
             started_at=workflow.now().isoformat(),
             workspaces={n: WorkspaceReport() for n in self._dag.names},
         )
+        self._log.touch(*self._dag.names)
         self._source: PinnedSource | None = None
         try:
             if req.config.source is not None:
@@ -109,6 +118,7 @@ class ParentWorkflow:
                 await self._phase(Phase.APPLY)
         except asyncio.CancelledError:
             mark_cancelled(self._report)
+            self._log.touch(*self._report.workspaces)
         except ActivityError as exc:
             # Only resolving the git source runs an activity here: nothing can go on.
             for name, ws in self._report.workspaces.items():
@@ -117,6 +127,7 @@ class ParentWorkflow:
         if req.mode == "apply":
             await run_end.cleanup(req, self._queues_used, self._plans)
         report = finalize(self._report, workflow.now().isoformat())
+        self._log.touch(*report.workspaces)
         await run_end.record_drift(req, self._specs, report)
         return report
 
@@ -350,6 +361,7 @@ class ParentWorkflow:
         error_type: str | None = None,
     ) -> None:
         ws = self._ws(name)
+        self._log.touch(name)
         ws.status = status
         ws.operation = operation
         ws.detail = detail
