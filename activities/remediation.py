@@ -42,6 +42,7 @@ class RemediationActivities:
             ui_url=checked.ui_url,
             namespace=checked.namespace,
             auto_approve_safe=action.auto,
+            ledger_shards=True,
         )
         with contextlib.suppress(WorkflowAlreadyStartedError):  # a retry of a start that went through
             await self._client.start_workflow(

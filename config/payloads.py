@@ -112,6 +112,9 @@ class RunRequest(_Payload):
     # A remediation run (remediate: auto) approves itself when its plan deletes and
     # replaces nothing and no policy denies it; otherwise it waits at the gate.
     auto_approve_safe: bool = False
+    # Record into the drift ledger's shards. Absent (False) in runs that tfo 0.2
+    # started, which keep recording into its single ledger when they end.
+    ledger_shards: bool = False
 
 
 class ResolveRequest(_Payload):

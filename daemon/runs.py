@@ -82,6 +82,7 @@ def build_request(
         auto_approve=auto_approve,
         no_wait=no_wait,
         trigger=trigger,
+        ledger_shards=True,
     )
 
 

@@ -117,7 +117,9 @@ async def test_same_plan_is_never_applied_twice_even_against_empty_state(terrafo
     )
     assert control.returncode == 0, control.stderr
     assert ws.counter.read_text().splitlines() == ["created", "created"]
-    assert ws.ids() != first_ids
+    # Two objects created, one in state: the first is leaked. (Not compared by id: the
+    # null provider's ids come from an unseeded random source and can repeat.)
+    assert len(ws.ids()) == 1
 
 
 async def test_plan_made_before_an_out_of_band_apply_is_refused(terraform, tmp_path):
