@@ -112,9 +112,12 @@ def write_stack(
 def state_resources(ws_dir: Path) -> list[str]:
     """Resource addresses in a workspace's local state."""
     state = ws_dir / "terraform.tfstate"
-    if not state.exists():
+    text = state.read_text() if state.exists() else ""
+    if not text.strip():
+        # No state, or the empty file terraform's local backend creates when a plan of a
+        # never-applied workspace takes its lock (a scheduled check may be running).
         return []
-    data = json.loads(state.read_text())
+    data = json.loads(text)
     return [f"{r['type']}.{r['name']}" for r in data.get("resources", []) for _ in r.get("instances", [])]
 
 
