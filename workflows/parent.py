@@ -105,6 +105,7 @@ class ParentWorkflow:
         )
         self._log.touch(*self._dag.names)
         self._source: PinnedSource | None = None
+        self._done: dict[str, WorkspaceStatus] = {}
         try:
             if req.config.source is not None:
                 self._source = await source_pin.resolve(
@@ -134,7 +135,7 @@ class ParentWorkflow:
     # -- phases -------------------------------------------------------------
 
     async def _phase(self, phase: Phase) -> None:
-        self._done: dict[str, WorkspaceStatus] = {}
+        self._done = {}
         tasks = [asyncio.create_task(self._drive(name, phase)) for name in self._dag.names]
         try:
             await asyncio.gather(*tasks)

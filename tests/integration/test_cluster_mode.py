@@ -233,3 +233,28 @@ async def test_checks_name_their_commit_and_a_moved_ref_replans_within_the_appro
     assert applied.workspaces["app"].outcome == "applied" and applied.workspaces["app"].replanned
     assert applied.workspaces["app"].commit == third
     assert (repo.counters / "app").read_text().splitlines() == ["created", "created"]  # v1, then v2 once
+
+
+async def test_a_ref_that_does_not_exist_fails_the_run_at_once_in_one_line(
+    temporal_env, terraform, tmp_path, task_queue, s3_endpoint
+) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path.resolve()
+    repo = Repo(root, root / "counters")
+    (root / "configmap").mkdir()
+    config = write_config(root / "configmap" / "infra.yaml", repo, s3_endpoint, workflow_queue=task_queue,
+                          tf_queue=task_queue, binary=terraform.binary)  # fmt: skip
+    doc = json.loads(config.read_text())
+    doc["source"]["ref"] = "no-such-branch"
+    config.write_text(json.dumps(doc))
+    client = temporal_env.client
+    async with running_workers(client, task_queue, work_dir=root / "work"):
+        request = runs.build_request(load_config(config), mode="plan", workspaces=[], state_dir=root / "client")
+        handle = client.get_workflow_handle(await runs.start_run(client, request), result_type=RunReport)
+        began = time.monotonic()
+        report = await asyncio.wait_for(handle.result(), GIVE_UP)
+    assert time.monotonic() - began < 30  # not retried: the ref is simply not there
+    assert report.status == RunStatus.FAILED and report.commit is None
+    errors = {ws.error for ws in report.workspaces.values()}
+    (error,) = errors
+    assert error is not None and "no branch or tag 'no-such-branch'" in error and "\n" not in error, error
+    assert repo.bare.as_uri() in error or "infra.git" in error
