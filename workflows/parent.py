@@ -319,7 +319,10 @@ class ParentWorkflow:
 
     def _approves_itself(self) -> bool:
         assert self._report is not None
-        return self._req.auto_approve_safe and safe_to_approve(self._report, self._plans, self._deferred)
+        if not (self._req.auto_approve_safe and safe_to_approve(self._report, self._plans, self._deferred)):
+            return False
+        self._report.approval_note = "approved automatically: remediation, policy passed, nothing deleted or replaced"
+        return True
 
     async def _gate(self) -> bool:
         assert self._report is not None

@@ -75,10 +75,7 @@ def safe_to_approve(report: RunReport, plans: dict[str, PlanResult], deferred: s
     upstream's outputs, and no plan deletes or replaces anything."""
     if any(ws.status == WorkspaceStatus.FAILED for ws in report.workspaces.values()) or deferred:
         return False
-    if any(plan.summary.changes.destructive() for plan in plans.values()):
-        return False
-    report.approval_note = "approved automatically: remediation, policy passed, nothing deleted or replaced"
-    return True
+    return not any(plan.summary.changes.destructive() for plan in plans.values())
 
 
 def mark_cancelled(report: RunReport) -> None:

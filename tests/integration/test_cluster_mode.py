@@ -90,6 +90,13 @@ def write_config(
     return path
 
 
+def cluster_stack(root: Path, endpoint: str, **settings: Any) -> tuple[Repo, Path]:
+    """The git repo and, apart from it as a ConfigMap would hold it, its infra.yaml."""
+    repo = Repo(root, root / "counters")
+    (root / "configmap").mkdir()
+    return repo, write_config(root / "configmap" / "infra.yaml", repo, endpoint, **settings)
+
+
 def objects(endpoint: str, prefix: str) -> list[str]:
     s3 = boto3.client("s3", endpoint_url=endpoint)
     return [o["Key"] for o in s3.list_objects_v2(Bucket=S3_TEST_BUCKET, Prefix=prefix).get("Contents", [])]
@@ -136,11 +143,9 @@ async def test_a_plan_made_on_one_worker_is_applied_by_another_that_shares_no_pa
     """With an artifact store, worker B fetches A's plan; without one, B plans again
     within the approval (A's plan went with A's dir) and applies that."""
     root = tmp_path.resolve()
-    repo = Repo(root, root / "counters")
     tf_queue = f"{task_queue}-tf"
-    (root / "configmap").mkdir()
-    config = write_config(root / "configmap" / "infra.yaml", repo, s3_endpoint, workflow_queue=task_queue,
-                          tf_queue=tf_queue, binary=terraform.binary, store=store)  # fmt: skip
+    repo, config = cluster_stack(root, s3_endpoint, workflow_queue=task_queue, tf_queue=tf_queue,
+                                 binary=terraform.binary, store=store)  # fmt: skip
     client = temporal_env.client
     address = client.service_client.config.target_host
     common = dict(address=address, tf_queue=tf_queue, workflow_queue=task_queue, root=root)
@@ -189,10 +194,8 @@ async def test_checks_name_their_commit_and_a_moved_ref_replans_within_the_appro
     temporal_env, terraform, tmp_path, task_queue, database, s3_endpoint
 ) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path.resolve()
-    repo = Repo(root, root / "counters")
-    (root / "configmap").mkdir()
-    config = write_config(root / "configmap" / "infra.yaml", repo, s3_endpoint, workflow_queue=task_queue,
-                          tf_queue=task_queue, binary=terraform.binary)  # fmt: skip
+    repo, config = cluster_stack(root, s3_endpoint, workflow_queue=task_queue, tf_queue=task_queue,
+                                 binary=terraform.binary)  # fmt: skip
     loaded = load_config(config)
     client = temporal_env.client
 
@@ -239,10 +242,8 @@ async def test_a_ref_that_does_not_exist_fails_the_run_at_once_in_one_line(
     temporal_env, terraform, tmp_path, task_queue, s3_endpoint
 ) -> None:  # type: ignore[no-untyped-def]
     root = tmp_path.resolve()
-    repo = Repo(root, root / "counters")
-    (root / "configmap").mkdir()
-    config = write_config(root / "configmap" / "infra.yaml", repo, s3_endpoint, workflow_queue=task_queue,
-                          tf_queue=task_queue, binary=terraform.binary)  # fmt: skip
+    repo, config = cluster_stack(root, s3_endpoint, workflow_queue=task_queue, tf_queue=task_queue,
+                                 binary=terraform.binary)  # fmt: skip
     doc = json.loads(config.read_text())
     doc["source"]["ref"] = "no-such-branch"
     config.write_text(json.dumps(doc))
