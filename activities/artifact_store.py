@@ -20,11 +20,8 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
-from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
-from urllib.parse import urlsplit
+from typing import IO, Protocol
 
 from tfo.config.artifact_models import ArtifactRef, ArtifactsConfig, check_key_part
 from tfo.config.errors import TfoError
@@ -52,12 +49,16 @@ class ArtifactStore(Protocol):
 
     async def delete_run(self, run_id: str) -> int: ...
 
+    async def put_blob(self, name: str, data: bytes) -> str: ...
 
-def _one_line(text: str) -> str:
+    async def get_blob(self, name: str) -> bytes: ...
+
+
+def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _new_ref(local: Path, url: str, *, run_id: str, workspace: str, commit: str, sha256: str) -> ArtifactRef:
+def new_ref(local: Path, url: str, *, run_id: str, workspace: str, commit: str, sha256: str) -> ArtifactRef:
     """Check that `local` still hashes to `sha256`: it must be the plan a human will review."""
     actual = hashlib.sha256()
     with local.open("rb") as handle:
@@ -72,7 +73,7 @@ def _new_ref(local: Path, url: str, *, run_id: str, workspace: str, commit: str,
     )
 
 
-def _receive(source: IO[bytes], ref: ArtifactRef, dest: Path) -> Path:
+def receive(source: IO[bytes], ref: ArtifactRef, dest: Path) -> Path:
     """Copy into a 0600 temp file beside `dest`, verify, then rename into place.
 
     Reads at most one byte past the expected size, so an oversized object cannot fill the disk.
@@ -116,7 +117,7 @@ class FileStore:
     def _put(self, local: Path, run_id: str, workspace: str, commit: str, sha256: str) -> ArtifactRef:
         check_key_part("run ID", run_id)
         target = self._plan_path(run_id, check_key_part("workspace name", workspace))
-        ref = _new_ref(local, target.as_uri(), run_id=run_id, workspace=workspace, commit=commit, sha256=sha256)
+        ref = new_ref(local, target.as_uri(), run_id=run_id, workspace=workspace, commit=commit, sha256=sha256)
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             for path in (self.root / "runs", target.parent):  # mkdir(parents=True) gives 0700 to the last only
@@ -151,7 +152,7 @@ class FileStore:
         except FileNotFoundError:
             raise MissingArtifact(f"plan artifact {ref.url} does not exist") from None
         with handle:
-            return _receive(handle, ref, dest)
+            return receive(handle, ref, dest)
 
     async def delete_run(self, run_id: str) -> int:
         return await asyncio.to_thread(self._delete_run, check_key_part("run ID", run_id))
@@ -169,171 +170,29 @@ class FileStore:
             raise ArtifactStoreError(f"artifact store {self.root}: cannot delete run {run_id}: {exc.strerror}") from exc
         return len(plans)
 
+    async def put_blob(self, name: str, data: bytes) -> str:
+        """Store bytes under `blobs/NAME`; return where (for messages)."""
+        return await asyncio.to_thread(self._put_blob, check_key_part("blob name", name), data)
 
-class S3Store:
-    """Plans as objects `PREFIX/runs/RUN_ID/WORKSPACE.tfplan` in an S3 or S3-compatible bucket."""
-
-    def __init__(
-        self,
-        bucket: str,
-        prefix: str = "",
-        endpoint_url: str | None = None,
-        *,
-        connect_timeout: timedelta = timedelta(seconds=10),
-        read_timeout: timedelta = timedelta(seconds=60),
-        max_attempts: int = 5,
-    ) -> None:
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-        self.endpoint_url = endpoint_url
-        self._timeouts = (connect_timeout.total_seconds(), read_timeout.total_seconds(), max_attempts)
-        self._extra_args = _encryption_args()
-        self._client_lock = threading.Lock()
-        self._s3: Any = None
-
-    def key(self, run_id: str, workspace: str) -> str:
-        return f"{self._run_prefix(run_id)}{workspace}{PLAN_SUFFIX}"
-
-    def _run_prefix(self, run_id: str) -> str:
-        return f"{self.prefix}/runs/{run_id}/" if self.prefix else f"runs/{run_id}/"
-
-    def _where(self) -> str:
-        endpoint = self.endpoint_url or (self._s3.meta.endpoint_url if self._s3 is not None else None)
-        place = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
-        return f"{place} at {_redact(endpoint)}" if endpoint else place
-
-    def _client(self) -> Any:
-        with self._client_lock:
-            if self._s3 is None:
-                import boto3  # slow to import: only workers that use S3 pay for it
-                from botocore.config import Config
-
-                connect, read, attempts = self._timeouts
-                config = Config(
-                    connect_timeout=connect,
-                    read_timeout=read,
-                    retries={"max_attempts": attempts, "mode": "standard"},
-                    # MinIO, Ceph and other S3-compatible servers may reject the default CRC checksums
-                    request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
-                )
-                self._s3 = boto3.session.Session().client("s3", endpoint_url=self.endpoint_url, config=config)
-            return self._s3
-
-    async def _call(self, fn: Any, *args: Any, missing: str | None = None) -> Any:
+    def _put_blob(self, name: str, data: bytes) -> str:
+        target = self.root / "blobs" / name
         try:
-            return await asyncio.to_thread(fn, *args)
-        except TfoError:
-            raise
-        except Exception as exc:
-            raise _translate(exc, self._where(), missing=missing) from exc
+            for path in (self.root, target.parent):
+                path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not target.exists():  # named by content: an existing one is the same
+                self._write(target, data)
+        except OSError as exc:
+            raise ArtifactStoreError(f"artifact store {self.root}: cannot store {name}: {exc.strerror}") from exc
+        return str(target)
 
-    async def put(self, local: Path, *, run_id: str, workspace: str, commit: str, sha256: str) -> ArtifactRef:
-        check_key_part("run ID", run_id)
-        key = self.key(run_id, check_key_part("workspace name", workspace))
-        url = f"s3://{self.bucket}/{key}"
-        ref = await asyncio.to_thread(
-            _new_ref, local, url, run_id=run_id, workspace=workspace, commit=commit, sha256=sha256
-        )
-
-        def upload() -> None:
-            with local.open("rb") as body:
-                self._client().put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=body,
-                    ContentLength=ref.size,
-                    ContentType="application/octet-stream",
-                    Metadata={"sha256": sha256, "commit": commit, "workspace": workspace},
-                    **self._extra_args,
-                )
-
-        await self._call(upload)
-        return ref
-
-    async def fetch(self, ref: ArtifactRef, dest: Path) -> Path:
-        key = self.key(ref.run_id, ref.workspace)
-        if ref.url != f"s3://{self.bucket}/{key}":
-            raise ArtifactStoreError(f"artifact {ref.url} is not in this store (s3://{self.bucket}/{self.prefix})")
-
-        def download() -> Path:
-            body = self._client().get_object(Bucket=self.bucket, Key=key)["Body"]
-            with body:
-                return _receive(body, ref, dest)
-
-        result: Path = await self._call(download, missing=ref.url)
-        return result
-
-    async def delete_run(self, run_id: str) -> int:
-        prefix = self._run_prefix(check_key_part("run ID", run_id))
-
-        def delete() -> int:
-            s3, count = self._client(), 0
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                if keys:  # a page holds at most 1000 keys, DeleteObjects' limit
-                    answer = s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
-                    if answer.get("Errors"):
-                        first = answer["Errors"][0]
-                        raise ArtifactStoreError(
-                            _one_line(f"{self._where()}: cannot delete {first.get('Key')}: {first.get('Code')}")
-                        )
-                    count += len(keys)
-            return count
-
-        result: int = await self._call(delete)
-        return result
-
-
-def _encryption_args() -> dict[str, str]:
-    sse = os.environ.get("TFO_ARTIFACTS_SSE", "").strip()
-    if not sse:
-        return {}
-    if sse not in ("AES256", "aws:kms"):
-        raise ArtifactStoreError(f"TFO_ARTIFACTS_SSE must be AES256 or aws:kms, not {sse!r}")
-    args = {"ServerSideEncryption": sse}
-    kms_key = os.environ.get("TFO_ARTIFACTS_KMS_KEY_ID", "").strip()
-    if sse == "aws:kms" and kms_key:
-        args["SSEKMSKeyId"] = kms_key
-    return args
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.hostname and "@" in parts.netloc:
-        return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
-    return url
-
-
-def _translate(exc: Exception, where: str, *, missing: str | None) -> TfoError:
-    """One line naming the bucket and endpoint; botocore's messages hold no secret key."""
-    from botocore import exceptions as boto
-
-    if isinstance(exc, boto.ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        if missing and code in ("NoSuchKey", "404", "NotFound"):
-            return MissingArtifact(f"plan artifact {missing} does not exist")
-        reasons = {
-            "NoSuchBucket": "the bucket does not exist",
-            "AccessDenied": "access denied: check the AWS credentials and the bucket policy",
-            "InvalidAccessKeyId": "the AWS access key ID is not known to the server",
-            "SignatureDoesNotMatch": "the AWS secret key does not match the access key ID",
-        }
-        reason = reasons.get(code) or f"{code}: {error.get('Message', exc)}"
-    elif isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):
-        reason = "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
-    elif isinstance(exc, boto.EndpointConnectionError | boto.ConnectTimeoutError):
-        reason = "cannot connect to the endpoint"
-    elif isinstance(exc, boto.ReadTimeoutError | boto.ConnectionClosedError):
-        reason = "the endpoint did not answer in time"
-    elif isinstance(exc, boto.BotoCoreError | ValueError):
-        reason = str(exc)
-    elif isinstance(exc, OSError):
-        reason = f"local file error: {exc.strerror or exc}"
-    else:
-        reason = f"{type(exc).__name__}: {exc}"
-    return ArtifactStoreError(_one_line(f"artifact store {where}: {reason}"))
+    async def get_blob(self, name: str) -> bytes:
+        target = self.root / "blobs" / check_key_part("blob name", name)
+        try:
+            return await asyncio.to_thread(target.read_bytes)
+        except FileNotFoundError:
+            raise MissingArtifact(f"{target} does not exist on this worker") from None
+        except OSError as exc:
+            raise ArtifactStoreError(f"artifact store {self.root}: cannot read {name}: {exc.strerror}") from exc
 
 
 def open_store(config: ArtifactsConfig | None, *, state_dir: Path) -> ArtifactStore:
@@ -342,4 +201,6 @@ def open_store(config: ArtifactsConfig | None, *, state_dir: Path) -> ArtifactSt
         return FileStore(state_dir / "artifacts")
     if config.scheme == "file":
         return FileStore(Path(config.path))
+    from tfo.activities.artifact_s3 import S3Store  # boto3 only where S3 is used
+
     return S3Store(config.bucket, config.prefix, config.endpoint_url)

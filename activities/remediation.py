@@ -16,6 +16,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from tfo.activities.config_pages import stored_specs
 from tfo.config.dag import Dag
 from tfo.config.drift_models import RemediationAction
 from tfo.config.payloads import RunRequest
@@ -28,7 +29,7 @@ class RemediationActivities:
     @activity.defn(name="propose_remediation")
     async def propose_remediation(self, action: RemediationAction) -> None:
         checked = await self._checked_request(action.run_id)
-        specs = {ws.name: ws.depends_on for ws in checked.config.workspaces}
+        specs = {ws.name: ws.depends_on for ws in await stored_specs(checked.config)}
         if action.workspace not in specs:
             raise ApplicationError(
                 f"workspace {action.workspace} is not in the config of run {action.run_id}", non_retryable=True
@@ -43,6 +44,7 @@ class RemediationActivities:
             namespace=checked.namespace,
             auto_approve_safe=action.auto,
             ledger_shards=True,
+            segment_workspaces=checked.segment_workspaces,
         )
         with contextlib.suppress(WorkflowAlreadyStartedError):  # a retry of a start that went through
             await self._client.start_workflow(

@@ -158,6 +158,9 @@ class RecordRun(_Payload):
     shard: int | None = None
     # The one shard of a run that keeps its run-level figures (run durations).
     primary: bool = True
+    # False in the records of a big run's segments: the run counts once, at the
+    # (workspace-less) record its ParentWorkflow sends after every segment recorded.
+    counted: bool = True
     # Workspaces of this part whose drift starts a remediation run: name -> propose|auto.
     remediate: dict[str, str] = Field(default_factory=dict)
     # Where a remediation's `tfo approve` finds the run (the checked config's state dir).

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tfo.config.artifact_models import ArtifactRef, ArtifactsConfig
+from tfo.config.config_pages import ConfigPages
 from tfo.config.drift_config import AlertsConfig, IgnoreRule
 from tfo.config.model import InputMapping, Operation, Remediate
 
@@ -89,6 +90,8 @@ class ConfigSnapshot(_Payload):
     # With a git source, every WorkspaceSpec.dir (and tfvars) is relative to the repo.
     source: GitSource | None = None
     artifacts: ArtifactsConfig | None = None
+    # Set: `workspaces` (and the request's selection) are stored there, too big to carry.
+    pages: ConfigPages | None = None
 
     def workspace(self, name: str) -> WorkspaceSpec:
         for ws in self.workspaces:
@@ -115,6 +118,9 @@ class RunRequest(_Payload):
     # Record into the drift ledger's shards. Absent (False) in runs that tfo 0.2
     # started, which keep recording into its single ledger when they end.
     ledger_shards: bool = False
+    # Runs of more workspaces than this go in segments (workflows.segments). 0, in runs
+    # that tfo 0.3 started: never.
+    segment_workspaces: int = 0
 
 
 class ResolveRequest(_Payload):
@@ -303,6 +309,12 @@ class RunReport(_Payload):
     # The commit of a git source this run works at (it may move forward once, when the
     # ref moved while the run waited for approval: the plans are then made again).
     commit: str | None = None
+    # A big run's segments (workflow IDs): their reports hold its workspaces. Those
+    # closed: their results have their final reports.
+    segments: list[str] = Field(default_factory=list)
+    segments_closed: list[str] = Field(default_factory=list)
+    # What stopped the run as a whole (a segmented run whose git source did not resolve).
+    error: str | None = None
 
     def public_json(self) -> dict[str, Any]:
         """The stable `--json` shape."""
@@ -312,6 +324,7 @@ class RunReport(_Payload):
             "trigger": self.trigger,
             "commit": self.commit,
             "status": self.status.value,
+            **({"error": self.error} if self.error else {}),
             "changes": self.changes,
             "workspaces": {
                 name: {

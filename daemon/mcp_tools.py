@@ -267,7 +267,7 @@ class TfoTools:
             return await runs.report(self._client, workflow_id)
         handle = self._client.get_workflow_handle(workflow_id)
         try:
-            live = await LiveReport(handle).fetch(STATUS_TIMEOUT)
+            live = await LiveReport(self._client, handle).fetch(STATUS_TIMEOUT)
         except (TimeoutError, RPCError, WorkflowQueryFailedError):
             raise RunError(f"run {workflow_id} is running but no worker answered; is a tfo worker running?") from None
         if live is None:  # the workflow has not run its first task yet

@@ -16,10 +16,12 @@ from temporalio.service import RPCError
 from tfo.config.errors import RunError
 from tfo.config.loader import LoadedConfig, snapshot
 from tfo.config.payloads import Mode, RunReport, RunRequest, RunStatus
-from tfo.daemon.live_report import LiveReport
+from tfo.config.segment_models import SEGMENT_WORKSPACES
+from tfo.daemon.live_report import LiveReport, assemble
 from tfo.daemon.run_adoption import MEMO_KEY, Adoption, choose_run, read_last, request_identity
 from tfo.daemon.scope import default_state_dir as default_state_dir
 from tfo.daemon.scope import select as select
+from tfo.daemon.stored_config import by_reference
 from tfo.workflows.parent import ParentWorkflow
 
 _CLOSED_STATUS = {
@@ -62,6 +64,19 @@ def new_run_id(mode: Mode, config_name: str) -> str:
     return f"tfo-{mode}-{config_name}-{uuid.uuid4().hex[:12]}"
 
 
+def segment_workspaces() -> int:
+    """How many workspaces a run takes before it goes in segments: SEGMENT_WORKSPACES,
+    or TFO_SEGMENT_WORKSPACES (a tuning knob; smaller segments, shorter histories)."""
+    raw = os.environ.get("TFO_SEGMENT_WORKSPACES", "").strip()
+    try:
+        value = int(raw) if raw else SEGMENT_WORKSPACES
+    except ValueError:
+        raise RunError(f"TFO_SEGMENT_WORKSPACES must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise RunError(f"TFO_SEGMENT_WORKSPACES must be at least 1, not {value}")
+    return value
+
+
 def build_request(
     loaded: LoadedConfig,
     *,
@@ -83,6 +98,7 @@ def build_request(
         no_wait=no_wait,
         trigger=trigger,
         ledger_shards=True,
+        segment_workspaces=segment_workspaces(),
     )
 
 
@@ -90,7 +106,7 @@ async def start_run(client: Client, request: RunRequest, *, run_id: str | None =
     run_id = run_id or new_run_id(request.mode, request.config.name)
     await client.start_workflow(
         ParentWorkflow.run,
-        request,
+        await by_reference(request),
         id=run_id,
         task_queue=request.config.task_queue,
         memo={
@@ -147,13 +163,13 @@ async def report(client: Client, run_id: str, *, timeout: timedelta = timedelta(
     except RPCError as exc:
         raise RunError(f"no run {run_id!r} found ({exc.message})") from None
     if desc.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result()
+        return await assemble(client, await handle.result())
     if desc.status != WorkflowExecutionStatus.RUNNING:
         status = _CLOSED_STATUS.get(desc.status, RunStatus.FAILED)  # type: ignore[arg-type]
         mode: Mode = "apply" if run_id.startswith("tfo-apply-") else "plan"
         return RunReport(run_id=run_id, mode=mode, status=status)
     try:
-        live = await LiveReport(handle).fetch(timeout)
+        live = await LiveReport(client, handle).fetch(timeout)
     except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
         raise RunError(f"run {run_id} is running but no worker answered: {exc}") from None
     if live is None:
@@ -173,7 +189,7 @@ async def follow(
     handle = client.get_workflow_handle(run_id, result_type=RunReport)
     result_task = asyncio.ensure_future(handle.result())
     asked = False
-    reader = LiveReport(handle)  # each poll reads only what changed since the last
+    reader = LiveReport(client, handle)  # each poll reads only what changed since the last
     try:
         while not result_task.done():
             try:
@@ -189,7 +205,7 @@ async def follow(
                         await decide(client, run_id, approved=await decision, by="terminal")
             await asyncio.wait({result_task}, timeout=interval)
         try:
-            final: RunReport = result_task.result()
+            final: RunReport = await assemble(client, result_task.result())
         except RPCError as exc:
             # The server went away (an embedded one killed, a network cut): the run is
             # durable in the server's store, so say how to pick it up, not a traceback.

@@ -30,8 +30,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from tfo.config.drift_config import ScheduleConfig
 from tfo.config.errors import RunError
 from tfo.config.loader import LoadedConfig
+from tfo.config.payloads import RunRequest
 from tfo.daemon import runs
 from tfo.daemon.schedule_owner import find_owned, schedule_id, schedule_memo
+from tfo.daemon.stored_config import by_reference
 
 MIN_CATCHUP = timedelta(seconds=10)
 
@@ -79,12 +81,16 @@ async def reconcile_schedules(
 ) -> ReconcileResult:
     """Make the server's schedules for this config exactly the configured ones."""
     result = ReconcileResult()
-    wanted = {
-        schedule_id(loaded.id, s.name): build_schedule(
-            loaded, s, state_dir=state_dir, ui_url=ui_url, namespace=namespace
-        )
-        for s in loaded.config.schedules
-    }
+    wanted: dict[str, Schedule] = {}
+    for sched in loaded.config.schedules:
+        schedule = build_schedule(loaded, sched, state_dir=state_dir, ui_url=ui_url, namespace=namespace)
+        action = schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow)
+        # A big config is stored, and the schedule starts runs with its reference.
+        request = action.args[0]
+        assert isinstance(request, RunRequest)
+        action.args = [await by_reference(request)]
+        wanted[schedule_id(loaded.id, sched.name)] = schedule
     owned = await find_owned(client, loaded)
     existing = owned.current
     # Two daemons may reconcile at once: losing a create or delete race is success.

@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from tfo.activities.alerts import AlertActivities, DriftRecordActivities
+from tfo.activities.config_pages import ConfigPageActivities
 from tfo.activities.locks import LockActivities
 from tfo.activities.queues import QueueActivities
 from tfo.activities.remediation import RemediationActivities
@@ -22,9 +23,10 @@ from tfo.activities.terraform import TerraformActivities
 from tfo.activities.workspace_local import LocalWorkspaces
 from tfo.workflows.drift_ledger import DriftLedgerWorkflow
 from tfo.workflows.parent import ParentWorkflow
+from tfo.workflows.segment import RunSegmentWorkflow
 from tfo.workflows.terraform_workflow import TerraformWorkflow
 
-WORKFLOWS = [ParentWorkflow, TerraformWorkflow, DriftLedgerWorkflow]
+WORKFLOWS = [ParentWorkflow, RunSegmentWorkflow, TerraformWorkflow, DriftLedgerWorkflow]
 
 
 def worker_identity(label: str = "") -> str:
@@ -108,6 +110,7 @@ def build_workers(
                     remediation.cancel_remediation,
                     terraform.resolve_source,
                     files.delete_plans,
+                    ConfigPageActivities().load_config_page,
                 ],
                 identity=identity,
                 build_id=version,

@@ -61,7 +61,7 @@ def record_run(
     # Every run carries its config's alerts: None means the config no longer has any.
     state.alerts = rec.alerts
     report = rec.report
-    if rec.part == rec.parts - 1:
+    if rec.part == rec.parts - 1 and rec.counted:
         state.records += 1  # a run counts once all its parts are folded in
     if rec.primary and rec.part == 0 and report.started_at and report.finished_at:
         seconds = (

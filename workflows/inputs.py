@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Mapping
 
 from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
 
@@ -29,11 +30,14 @@ def resolve_inputs(
     plans: dict[str, PlanResult],
     deferred: set[str],
     may_defer: bool,
+    upstream_pending: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, InputValue] | None:
     """The workspace's input values; None means "defer until its upstream is applied".
 
     An upstream output that only its apply will produce defers the workspace while it
     is being planned, in any run; in an apply phase it is a failure.
+
+    `upstream_pending` names outputs, of upstreams outside `plans`, that their plans change.
 
     Sensitive outputs become references the activity resolves from upstream state,
     so their values never enter workflow history.
@@ -50,7 +54,11 @@ def resolve_inputs(
         available = outputs.get(src, {})
         output = available.get(name)
         if output is None:
-            pending = src in deferred or (src in plans and name in plans[src].summary.output_changes)
+            pending = (
+                src in deferred
+                or (src in plans and name in plans[src].summary.output_changes)
+                or name in (upstream_pending or {}).get(src, ())
+            )
             # Planning (not yet planned nor deferred itself): a plan-only run reports the
             # workspace as waiting for its upstream's apply, as an apply run defers it.
             planning = spec.name not in plans and spec.name not in deferred

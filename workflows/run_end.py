@@ -11,21 +11,19 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from tfo.config.drift_models import RecordRun
     from tfo.config.ledger_shards import config_shards
-    from tfo.config.payloads import PlanResult, RunReport, RunRequest, WorkspaceSpec
+    from tfo.config.payloads import RunReport, RunRequest, WorkspaceSpec
     from tfo.workflows import retry
     from tfo.workflows.run_report import ledger_parts
 
 
-async def cleanup(req: RunRequest, queues_used: set[str], plans: dict[str, PlanResult]) -> None:
+async def cleanup(req: RunRequest, queues_used: set[str], planners: set[str], *, run_id: str) -> None:
     """Remove the run's saved plans (they hold variable values) on every queue used.
 
     Only queues a workspace actually ran on: a queue that never got a worker has no
     files, and an activity sent there would wait for a worker forever. In cluster
     mode each planning worker's own queue too (a worker that is gone took its files
     with it), and the artifact store."""
-    run_id = workflow.info().workflow_id
-    planners = sorted({p.worker_queue for p in plans.values() if p.worker_queue})
-    for queue in [*sorted(queues_used), *planners]:
+    for queue in [*sorted(queues_used), *sorted(planners)]:
         try:
             await workflow.execute_activity(
                 "cleanup_run",
@@ -49,8 +47,13 @@ async def cleanup(req: RunRequest, queues_used: set[str], plans: dict[str, PlanR
             workflow.logger.warning("could not delete the run's plans from the artifact store")
 
 
-async def record_drift(req: RunRequest, specs: dict[str, WorkspaceSpec], report: RunReport) -> None:
-    """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts."""
+async def record_drift(
+    req: RunRequest, specs: dict[str, WorkspaceSpec], report: RunReport, *, counted: bool = True, primary: bool = True
+) -> None:
+    """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts.
+
+    A segment of a big run records its workspaces uncounted; the run's ParentWorkflow
+    then sends one record without workspaces (`specs` all of the run's), which counts it."""
     # Runs begun before the ledger had shards record as they began: one ledger, in order.
     # (A request field, not workflow.patched: the SDK writes patch markers unencrypted.)
     shards = ledger_parts(report, config_shards(specs) if req.ledger_shards else None)
@@ -71,7 +74,8 @@ async def record_drift(req: RunRequest, specs: dict[str, WorkspaceSpec], report:
                 part=i,
                 parts=len(parts),
                 shard=shard,
-                primary=n == 0,
+                primary=primary and n == 0,
+                counted=counted,
                 remediate={name: specs[name].remediate for name in part.workspaces if specs[name].remediate != "alert"},
                 state_dir=req.config.state_dir,
             )

@@ -13,6 +13,7 @@ from tfo.config.payloads import (
     PlanResult,
     ResourceChange,
     RunReport,
+    RunRequest,
     RunStatus,
     WorkspaceOutcome,
     WorkspaceReport,
@@ -32,8 +33,24 @@ LEDGER_DIFF_BUDGET = 96 * 1024
 # A run reaches the ledger in parts of at most this many bytes of workspaces, so no
 # signal grows with the number of workspaces.
 LEDGER_PART_BYTES = 160 * 1024
+# A run's (or segment's) result, its report, is cut to at most this many bytes: first
+# its attribute diffs, then its output values, then its resource lists (the counts stay).
+# `tfo show RUN` has the diffs; `terraform output` has the values.
+RESULT_BYTES = 192 * 1024
 
 WAITING_FOR_UPSTREAM = "waiting for its upstream's apply: its inputs are not known until then"
+
+
+def new_report(req: RunRequest, run_id: str, started_at: str, workspaces: list[str]) -> RunReport:
+    """A run's report as it begins: every workspace pending."""
+    return RunReport(
+        run_id=run_id,
+        config=req.config.name,
+        mode=req.mode,
+        trigger=req.trigger,
+        started_at=started_at,
+        workspaces={n: WorkspaceReport() for n in workspaces},
+    )
 
 
 def record_outcome(ws: WorkspaceReport, outcome: WorkspaceOutcome) -> None:
@@ -175,3 +192,27 @@ def ledger_parts(report: RunReport, shards: list[int] | None) -> list[tuple[int 
             size += n
         out.append((shard, [slim.model_copy(update={"workspaces": part}) for part in parts]))
     return out
+
+
+def bound_report(report: RunReport, budget: int = RESULT_BYTES) -> RunReport:
+    """The report, cut to `budget` bytes of JSON if it is bigger (see RESULT_BYTES)."""
+    if len(report.model_dump_json()) <= budget:
+        return report
+    slim = slim_for_ledger(report)
+    with_outputs = slim.model_copy(
+        update={
+            "workspaces": {
+                name: ws.model_copy(update={"outputs": report.workspaces[name].outputs})
+                for name, ws in slim.workspaces.items()
+            }
+        }
+    )
+    if len(with_outputs.model_dump_json()) <= budget:
+        return with_outputs
+    if len(slim.model_dump_json()) <= budget:
+        return slim
+    bare = {
+        name: ws.model_copy(update={"resources": [], "drift": [], "diff_truncated": True})
+        for name, ws in slim.workspaces.items()
+    }
+    return slim.model_copy(update={"workspaces": bare})

@@ -8,6 +8,7 @@ from tests.conftest import running_workers
 from tfo.config.loader import load_config
 from tfo.config.payloads import Mode, RunReport
 from tfo.daemon import runs
+from tfo.daemon.live_report import assemble
 
 
 async def run_stack(
@@ -33,7 +34,7 @@ async def run_stack(
     queues = sorted({ws.task_queue for ws in request.config.workspaces})
     if not with_workers:
         run_id = await runs.start_run(client, request)
-        return await client.get_workflow_handle(run_id, result_type=RunReport).result()  # type: ignore[no-any-return]
+        return await assemble(client, await client.get_workflow_handle(run_id, result_type=RunReport).result())
     async with running_workers(client, request.config.task_queue, queues):
         run_id = await runs.start_run(client, request)
-        return await client.get_workflow_handle(run_id, result_type=RunReport).result()  # type: ignore[no-any-return]
+        return await assemble(client, await client.get_workflow_handle(run_id, result_type=RunReport).result())

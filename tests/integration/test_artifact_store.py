@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 
 from tests.integration.s3_server import S3_TEST_BUCKET, s3_endpoint  # noqa: F401
+from tfo.activities.artifact_s3 import S3Store
 from tfo.activities.artifact_store import (
     ArtifactStore,
     ArtifactStoreError,
     FileStore,
     MissingArtifact,
-    S3Store,
     StalePlanArtifact,
     open_store,
 )
