@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 CHECKOV := $(DEV)/checkov-venv/bin/checkov
 OFFLINE = eval "$$($(PY) -m devtools.offline_terraform $(DEV))"
 
-.PHONY: demo test lint typecheck unit integration bench bench-quick clean
+.PHONY: demo test lint typecheck unit integration bench bench-quick bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ clean:
 # generated DAGs of real terraform workspaces. `make bench` writes BENCHMARKS.md; pass
 # e.g. BENCH_ARGS="--trees layered:40 --scale 0" for a subset. The last
 # line printed is `overhead_ratio=X per_workspace_overhead_ms=Y`.
+# The scale series (outputs-only DAGs of N = 1,000, 5,000, 10,000 workspaces, apply and
+# plan at P = 8, plus 500 workspaces with 8 KB outputs) takes hours on 2 cores, so
+# `make bench` leaves it out: `make bench-scale` runs it alone (bench/out/scale.md,
+# raw figures in bench/out/scale/results.json), BENCH_ARGS=--scale-series adds it to
+# `make bench`, and `$(PY) -m bench --render bench/out/results.json --series-from
+# bench/out/scale/results.json` puts a separate series into BENCHMARKS.md.
 BENCH_ARGS ?=
 
 bench: $(STAMP)
@@ -65,6 +71,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(OFFLINE) && $(PY) -m bench --quick $(BENCH_ARGS)
+
+bench-scale: $(STAMP)
+	$(OFFLINE) && $(PY) -m bench --trees '' --scale 0 --scale-series 1000,5000,10000 --large-outputs 500 \
+		--out bench/out/scale --report bench/out/scale.md $(BENCH_ARGS)
 
 # Reliability and security (tests/reliability, RELIABILITY.md): fault injection, hostile
 # input, secrets, history limits (a 500-workspace DAG among them). `make test` leaves

@@ -1,7 +1,8 @@
 """Workspace DAG shapes: chain, fan-out, layered and seeded random.
 
 A DAG is a dict of workspace name -> sorted list of the names it depends on. Names
-are zero-padded (`w007`), so sorting them gives a topological order.
+are zero-padded to the same width within a DAG (`w007`; `w0007` from N = 1,001 on),
+so sorting them gives a topological order.
 """
 
 from __future__ import annotations
@@ -12,23 +13,28 @@ from collections.abc import Callable
 Edges = dict[str, list[str]]
 
 
-def _name(i: int) -> str:
-    return f"w{i:03d}"
+def _namer(n: int) -> Callable[[int], str]:
+    """Names of one DAG of `n` workspaces: at least 3 digits, all of the same width."""
+    width = max(3, len(str(max(0, n - 1))))
+    return lambda i: f"w{i:0{width}d}"
 
 
 def chain(n: int) -> Edges:
     """w000 <- w001 <- ... : no parallelism at all."""
+    _name = _namer(n)
     return {_name(i): ([_name(i - 1)] if i else []) for i in range(n)}
 
 
 def fan_out(n: int) -> Edges:
     """One root, everything else depends on it only."""
+    _name = _namer(n)
     return {_name(i): ([_name(0)] if i else []) for i in range(n)}
 
 
 def layered(n: int, width: int = 4, *, seed: int = 7) -> Edges:
     """Layers of `width` workspaces; each depends on 1-2 workspaces of the layer above."""
     rng = random.Random(seed)
+    _name = _namer(n)
     edges: Edges = {}
     previous: list[str] = []
     current: list[str] = []
@@ -49,6 +55,7 @@ def random_dag(n: int, *, seed: int = 42, p: float | None = None, max_deps: int 
     """Each workspace depends on up to `max_deps` earlier ones, each with probability `p`."""
     rng = random.Random(seed)
     p = p if p is not None else min(1.0, 2.0 / max(1, n**0.5))
+    _name = _namer(n)
     edges: Edges = {}
     for i in range(n):
         earlier = [_name(j) for j in range(i) if rng.random() < p]

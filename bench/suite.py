@@ -147,13 +147,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The scale runs' layered DAG: layers of 25 workspaces, each depending on 1-2 of the layer above.
+SCALE_WIDTH = 25
+
+
 class TreeBench:
     """All measurements on one generated tree."""
 
-    def __init__(self, bench: BenchEnv, shape: str, n: int, parallelism: int, *, kind: str = "full") -> None:
+    def __init__(
+        self, bench: BenchEnv, shape: str, n: int, parallelism: int, *, kind: str = "full", name: str | None = None
+    ) -> None:
         self.bench = bench
-        self.edges = dags.generate(shape, n) if shape != "scale" else dags.layered(n, width=25)
-        self.root = bench.out / f"{shape}-{n}"
+        self.edges = dags.generate(shape, n) if shape != "scale" else dags.layered(n, width=SCALE_WIDTH)
+        self.root = bench.out / (name or f"{shape}-{n}")
         self.kind = kind
         self.p = parallelism
         self.state = self.root / ".tfo"  # embedded runs

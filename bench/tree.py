@@ -4,7 +4,9 @@ Every workspace `wNNN/` holds one `main.tf`:
 
 - `full` (the default): the null provider 2.1.2, a `null_resource` whose triggers
   take one variable per upstream, and an output `id` derived from the resource;
-- `tiny` (for the scale run): no provider and no resource, only outputs.
+- `tiny` (for the scale runs): no provider and no resource, only outputs;
+- `large` (the scale series' large-outputs case): `tiny` plus an output `blob`, a
+  string of `LARGE_OUTPUT_BYTES` hex characters that nothing consumes.
 
 A variable `in_wMMM` is wired from upstream `wMMM`'s output `id` through infra.yaml
 `inputs`; the baselines do the same wiring with `terraform output -json` and a tiny
@@ -13,6 +15,7 @@ Python step (`varfile.py`).
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import sys
 from pathlib import Path
@@ -20,6 +23,18 @@ from pathlib import Path
 import yaml
 
 from bench.dags import Edges
+
+LARGE_OUTPUT_BYTES = 8192
+
+
+def blob(name: str, size: int = LARGE_OUTPUT_BYTES) -> str:
+    """`size` hex characters, different per workspace (so nothing along the way dedups them)."""
+    text, digest = "", name.encode()
+    while len(text) < size:
+        digest = hashlib.sha256(digest).digest()
+        text += digest.hex()
+    return text[:size]
+
 
 PROVIDER = """terraform {
   required_providers {
@@ -83,13 +98,16 @@ json.dump(values, sys.stdout)
 
 def main_tf(name: str, deps: list[str], *, kind: str) -> str:
     variables = "".join(f'variable "in_{d}" {{\n  type = string\n}}\n\n' for d in deps)
-    if kind == "tiny":
+    if kind in ("tiny", "large"):
         joined = ", ".join(f"var.in_{d}" for d in deps)
-        return (
+        text = (
             variables
             + f'output "id" {{\n  value = "{name}"\n}}\n\n'
             + f'output "inputs" {{\n  value = join(",", [{joined}])\n}}\n'
         )
+        if kind == "large":
+            text += f'\noutput "blob" {{\n  value = "{blob(name)}"\n}}\n'
+        return text
     triggers = "".join(f"    in_{d} = var.in_{d}\n" for d in deps)
     return (
         PROVIDER

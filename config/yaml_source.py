@@ -21,7 +21,8 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES = 200_000
+# Enough for a config of 10,000 workspaces and more (about 25 nodes each).
+MAX_NODES = 1_000_000
 
 Loc = tuple[str | int, ...]
 

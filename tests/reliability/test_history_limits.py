@@ -138,6 +138,12 @@ def dag(root: Path, size: int, binary: str, queue: str) -> Path:
     return config
 
 
+def started_by(child) -> str:  # type: ignore[no-untyped-def]
+    """The workflow ID of the execution that started a child workflow."""
+    started = child.history.events[0].workflow_execution_started_event_attributes
+    return str(started.parent_workflow_execution.workflow_id)
+
+
 @pytest.mark.parametrize(
     "size",
     [int(os.environ.get("TFO_RELIABILITY_DAG_SIZE") or 500)],
@@ -145,32 +151,37 @@ def dag(root: Path, size: int, binary: str, queue: str) -> Path:
 async def test_large_dag_apply_stays_under_the_limits(temporal_env, terraform, tmp_path, task_queue, size):
     """Two applies: the first (most workspaces planned after their upstream's apply), then a
     change to every workspace, so that all of them are planned, approved and applied: the
-    most child workflows, and so the most events, a run of this DAG can have."""
+    most child workflows, and so the most events, a run of this DAG can have. The change
+    makes every output 8 KB (a kubeconfig, a CA bundle), each consumed downstream, also
+    across segments; a plan then reads them all back."""
     config = dag(tmp_path / "stack", size, terraform.binary, task_queue)
     client = temporal_env.client
-    for round_ in ("first apply", "apply of a change everywhere"):
+    for round_, mode in (("first apply", "apply"), ("apply of 8 KB outputs everywhere", "apply"), ("plan", "plan")):
         began = time.monotonic()
-        report = await asyncio.wait_for(run_stack(client, config, mode="apply"), 3600)
+        report = await asyncio.wait_for(run_stack(client, config, mode=mode), 3600)  # type: ignore[arg-type]
         seconds = time.monotonic() - began
         assert report.status == RunStatus.SUCCEEDED, [w.error for w in report.workspaces.values() if w.error][:3]
-        assert all(ws.outcome == "applied" for ws in report.workspaces.values())
-        [parent] = await executions(client, f"WorkflowId = '{report.run_id}'")
+        outcome = "applied" if mode == "apply" else "no_changes"
+        assert all(ws.outcome == outcome for ws in report.workspaces.values()), report.workspaces["w499"]
+        # The run's ParentWorkflow and its segments (a run this big goes in segments).
+        runs_ = await executions(client, f"WorkflowId STARTS_WITH '{report.run_id}'")
         children = [
             c
             for c in await executions(client, f"WorkflowType = 'TerraformWorkflow' AND TaskQueue = '{task_queue}'")
-            if c.history.events[0].workflow_execution_started_event_attributes.parent_workflow_execution.workflow_id
-            == report.run_id
+            if started_by(c).startswith(report.run_id)
         ]
         label = f"DAG of {size}, {round_}"
-        record_figure(f"{label}: parent events", parent.events)
+        record_figure(f"{label}: segments", len(runs_) - 1)
+        record_figure(f"{label}: parent and segment events (max)", max(r.events for r in runs_))
         record_figure(f"{label}: child workflows", len(children))
         record_figure(f"{label}: child events (max)", max(c.events for c in children))
-        record_figure(f"{label}: largest payload (bytes)", max(largest_blob(e.history) for e in [parent, *children]))
+        record_figure(f"{label}: largest payload (bytes)", max(largest_blob(e.history) for e in [*runs_, *children]))
         record_figure(f"{label}: seconds", seconds)
-        assert len(children) >= size
-        assert parent.events < EVENTS_WARN
+        assert len(children) >= size and len(runs_) > 1  # the run went in segments
+        assert max(r.events for r in runs_) < EVENTS_WARN
         assert max(c.events for c in children) < EVENTS_WARN
-        assert max(largest_blob(e.history) for e in [parent, *children]) < BLOB_WARN
+        assert max(largest_blob(e.history) for e in [*runs_, *children]) < BLOB_WARN
         for ws in (tmp_path / "stack").iterdir():
             if (ws / "main.tf").exists():
-                (ws / "main.tf").write_text((ws / "main.tf").read_text().replace('value = "w', 'value = "v2-w'))
+                big = '"${format("%08192d", 0)}-w'  # 8 KiB and a bit, unlike any other
+                (ws / "main.tf").write_text((ws / "main.tf").read_text().replace('"w', big, 1))
