@@ -6,6 +6,7 @@ aliases; their snake_case spellings are accepted too. Unknown keys are rejected.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -77,6 +78,21 @@ class InputMapping(_Strict):
 
 Remediate = Literal["alert", "propose", "auto"]
 
+# A workspace's inline `vars` travel in every request for it: bounded, so that one big
+# value cannot stall a run on Temporal's payload limits. Files have no such limit.
+VARS_MAX_BYTES = 64 * 1024
+
+
+def _check_vars_size(value: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(value, separators=(",", ":"), default=str))
+    if size > VARS_MAX_BYTES:
+        largest = max(value, key=lambda k: len(json.dumps(value[k], default=str)))
+        raise ValueError(
+            f"vars take {size:,} bytes (the limit is {VARS_MAX_BYTES:,}; the largest is {largest!r}): "
+            "put large values in a tfvars file"
+        )
+    return value
+
 
 class Workspace(_Strict):
     """One terraform root module with its own state."""
@@ -85,7 +101,7 @@ class Workspace(_Strict):
     kind: Literal["terraform"] = "terraform"
     dir: str = Field(min_length=1)
     tfvars: str | None = None
-    vars: dict[VarName, Any] = Field(default_factory=dict)
+    vars: Annotated[dict[VarName, Any], AfterValidator(_check_vars_size)] = Field(default_factory=dict)
     depends_on: list[SafeName] = Field(default_factory=list)
     inputs: list[InputMapping] = Field(default_factory=list)
     operations: list[Operation] = Field(default_factory=lambda: list(ALL_OPERATIONS))

@@ -78,6 +78,12 @@ INVALID: list[Case] = [
         ("YAML syntax error",),
     ),
     Case("document-is-list", "- a\n- b\n", ("mapping", "list"), line=1),
+    # Inline vars travel in every request for their workspace: bounded, with the way out.
+    Case(
+        "vars-too-large",
+        "workspaces:\n  - name: a\n    dir: .\n    vars:  #<\n      small: 1\n      big: " + "z" * 70_000 + "\n",
+        ("workspaces[0] (a).vars", "70,020 bytes", "largest is 'big'", "tfvars file"),
+    ),
     Case("document-is-scalar", "just words\n", ("mapping", "string"), line=1),
     Case("document-is-number", "42\n", ("mapping", "number"), line=1),
     Case("empty-file", "", ("empty",)),
