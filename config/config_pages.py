@@ -34,8 +34,8 @@ def split_pages(specs: list[dict[str, Any]], selection: list[str]) -> list[dict[
     """Specs and selected names in pages of at most CONFIG_PAGE_BYTES of JSON each."""
     pages: list[dict[str, Any]] = [{"specs": [], "selection": []}]
     size = 0
-    items: list[tuple[str, Any, int]] = [("specs", spec, len(json.dumps(spec))) for spec in specs]
-    items += [("selection", name, len(name) + 4) for name in selection]
+    items: list[tuple[str, Any, int]] = [("specs", spec, len(_compact(spec)) + 1) for spec in specs]
+    items += [("selection", name, len(_compact(name)) + 1) for name in selection]
     for kind, item, n in items:
         if size + n > CONFIG_PAGE_BYTES and (pages[-1]["specs"] or pages[-1]["selection"]):
             pages.append({"specs": [], "selection": []})
@@ -47,8 +47,12 @@ def split_pages(specs: list[dict[str, Any]], selection: list[str]) -> list[dict[
 
 def encode(pages: list[dict[str, Any]]) -> tuple[bytes, str]:
     """The blob's bytes and their SHA-256."""
-    data = json.dumps({"pages": pages}, separators=(",", ":")).encode()
+    data = _compact({"pages": pages}).encode()
     return data, hashlib.sha256(data).hexdigest()
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def decode_page(data: bytes, ref: ConfigPages, index: int) -> dict[str, Any]:

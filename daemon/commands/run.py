@@ -164,18 +164,29 @@ def emit(report: RunReport, *, as_json: bool) -> None:
         # A workspace whose operations stop at plan has changes it never applies.
         unapplied = [n for n in changed if n not in applied]
         if applied:
-            text += f"; applied: {', '.join(applied)}"
+            text += f"; applied: {_names(applied)}"
         if unapplied:
-            text += f"; planned, not applied: {', '.join(unapplied)}"
+            text += f"; planned, not applied: {_names(unapplied)}"
     elif changed:
-        text += f"; changes in: {', '.join(changed)}"
+        text += f"; changes in: {_names(changed)}"
     elif report.status == RunStatus.SUCCEEDED:
         text += "; no changes"
     waiting = [n for n, ws in report.workspaces.items() if ws.detail == WAITING_FOR_UPSTREAM]
     if waiting:
-        text += f"; waiting for an upstream apply: {', '.join(waiting)}"
+        text += f"; waiting for an upstream apply: {_names(waiting)}"
     if failed:
-        text += f"; failed: {', '.join(failed)}"
+        text += f"; failed: {_names(failed)}"
     print(text)
     for name in failed:
         print(f"  {name}: {report.workspaces[name].error}")
+
+
+SUMMARY_NAMES = 20
+
+
+def _names(names: list[str]) -> str:
+    """Up to SUMMARY_NAMES names: a summary line of a 10,000-workspace run stays a line
+    (`tfo status RUN --json` lists them all)."""
+    if len(names) <= SUMMARY_NAMES:
+        return ", ".join(names)
+    return f"{', '.join(names[:SUMMARY_NAMES])} and {len(names) - SUMMARY_NAMES:,} more"
