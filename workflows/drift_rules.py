@@ -27,6 +27,8 @@ from tfo.workflows import remediation_rules
 from tfo.workflows.drift_alerts import make_alert
 from tfo.workflows.drift_classify import classify
 
+# Attribute diffs one ledger shard keeps, all its workspaces together (see _bound_diffs).
+SHARD_DIFF_BYTES = 96 * 1024
 # How often the ledger looks for drift that is due a reminder.
 REMIND_CHECK = timedelta(minutes=1)
 # Results that say nothing about drift: the last settled status carries through them.
@@ -109,7 +111,30 @@ def record_run(
             ))  # fmt: skip
         state.workspaces[name] = result
     _trim_history(state)
+    _bound_diffs(state)
     return alerts
+
+
+def _bound_diffs(state: LedgerState) -> None:
+    """Keep the attribute diffs a shard holds under SHARD_DIFF_BYTES, so its state (the
+    continue-as-new input and the `report` answer) stays bounded however many of its
+    workspaces drift. The biggest go first; which resources changed is kept (and with
+    it each drift's fingerprint), and `tfo show RUN` has the diff."""
+    sizes = {name: _diff_bytes(ws) for name, ws in state.workspaces.items()}
+    total = sum(sizes.values())
+    for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
+        if total <= SHARD_DIFF_BYTES or sizes[name] == 0:
+            break
+        ws = state.workspaces[name]
+        ws.resources = [r.model_copy(update={"attributes": [], "truncated": True}) for r in ws.resources]
+        ws.drift = [r.model_copy(update={"attributes": [], "truncated": True}) for r in ws.drift]
+        ws.diff_truncated = True
+        total -= sizes[name]
+
+
+def _diff_bytes(ws: WorkspaceDrift) -> int:
+    attributes = [a for r in (*ws.resources, *ws.drift) for a in r.attributes]
+    return sum(len(a.path) + len(str(a.before)) + len(str(a.after)) + 32 for a in attributes)
 
 
 def _no_run_id() -> str:

@@ -631,3 +631,28 @@ def test_state_survives_a_round_trip() -> None:
     copy = LedgerState.model_validate_json(st.model_dump_json())
     assert copy == st
     assert record_run(copy, rec(run_report("r2", vpc=drifted_ws(rc("x.a"))), alerts=cfg), NOW) == []
+
+
+def test_a_shard_keeps_its_attribute_diffs_bounded_however_many_workspaces_drift() -> None:
+    from tfo.config.payloads import AttributeChange
+    from tfo.workflows.drift_rules import SHARD_DIFF_BYTES
+
+    def big(i: int) -> ResourceChange:
+        attrs = [AttributeChange(path=f"tags.k{j}", before="a" * 100, after="b" * 100) for j in range(20)]
+        return ResourceChange(address=f"aws_instance.w{i}", action="update", attributes=attrs)
+
+    state = LedgerState(config=CONFIG)
+    reports = {f"w{i:02d}": drifted_ws(big(i)) for i in range(40)}  # ~9 KB of diff each: ~4x the budget
+    record_run(state, rec(run_report(**reports)), NOW)
+    held = sum(
+        len(a.path) + len(str(a.before)) + len(str(a.after)) + 32
+        for ws in state.workspaces.values()
+        for r in (*ws.resources, *ws.drift)
+        for a in r.attributes
+    )
+    assert 0 < held <= SHARD_DIFF_BYTES
+    stripped = [n for n, ws in state.workspaces.items() if ws.diff_truncated]
+    assert 25 <= len(stripped) < 40
+    for i in range(40):  # which resources drifted, and so each drift's fingerprint, is kept
+        ws = state.workspaces[f"w{i:02d}"]
+        assert ws.status == DriftStatus.DRIFTED and [r.address for r in ws.drift] == [f"aws_instance.w{i}"]
