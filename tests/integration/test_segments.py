@@ -145,3 +145,61 @@ async def test_a_config_too_big_to_carry_travels_by_reference(
     started = [e for e in await executions(client, f"WorkflowId = '{run_id}'")]
     first = started[0].history.events[0].workflow_execution_started_event_attributes.input.payloads[0].data
     assert len(first) < 2048 and b"l2c2" not in first, first[:300]
+
+
+async def test_cancelling_a_segmented_run_at_its_gate_ends_every_segment_and_removes_its_plans(
+    temporal_env, terraform, tmp_path, task_queue, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TFO_SEGMENT_WORKSPACES", "3")
+    config = layered(terraform.binary, tmp_path / "stack", task_queue)
+    client = temporal_env.client
+    request = runs.build_request(load_config(config), mode="apply", workspaces=[], state_dir=config.parent / ".tfo")
+    async with running_workers(client, task_queue, [task_queue]):
+        run_id = await runs.start_run(client, request)
+        await wait_status(client, run_id, lambda r: r.status == RunStatus.AWAITING_APPROVAL)
+        assert (config.parent / ".tfo" / "runs" / run_id).is_dir()  # the saved plans of l0c*
+        await client.get_workflow_handle(run_id).cancel()
+        header = await asyncio.wait_for(client.get_workflow_handle(run_id, result_type=RunReport).result(), GIVE_UP)
+        report = await runs.report(client, run_id)
+        still = f"WorkflowId STARTS_WITH '{run_id}' AND ExecutionStatus = 'Running'"
+        open_ = [e async for e in client.list_workflows(still)]
+    assert header.status == RunStatus.CANCELLED and report.status == RunStatus.CANCELLED
+    assert len(report.workspaces) == 9 and sorted(header.segments) == sorted(header.segments_closed)
+    assert all(ws.outcome != "applied" for ws in report.workspaces.values())
+    assert open_ == []
+    assert not (config.parent / ".tfo" / "runs" / run_id).exists()
+
+
+async def test_a_schedule_of_a_big_config_starts_its_checks_by_reference(
+    temporal_env, terraform, tmp_path, task_queue, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from tfo.daemon.schedule_owner import schedule_id
+    from tfo.daemon.schedules import reconcile_schedules
+
+    monkeypatch.setattr(stored_config, "CONFIG_INLINE_BYTES", 1024)
+    monkeypatch.setenv("TFO_SEGMENT_WORKSPACES", "4")
+    config = layered(terraform.binary, tmp_path / "stack", task_queue)
+    text = config.read_text()
+    config.write_text(text + f"schedules:\n  - name: drift-{task_queue}\n    every: 1h\n    paused: true\n")
+    loaded = load_config(config)
+    client = temporal_env.client
+    await reconcile_schedules(client, loaded, state_dir=config.parent / ".tfo")
+    handle = client.get_schedule_handle(schedule_id(loaded.id, f"drift-{task_queue}"))
+    try:
+        described = await handle.describe()
+        payload = described.schedule.action.args[0]  # type: ignore[attr-defined]
+        assert len(payload.data) < 2048 and b'"pages":{' in payload.data, payload.data[:400]
+        async with running_workers(client, task_queue, [task_queue]):
+            await handle.trigger()
+            deadline = time.monotonic() + GIVE_UP
+            while not (recent := (await handle.describe()).info.recent_actions):
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.3)
+            run_id = recent[0].action.workflow_id  # type: ignore[attr-defined]
+            await asyncio.wait_for(client.get_workflow_handle(run_id).result(), GIVE_UP)
+            report = await runs.report(client, run_id)
+    finally:
+        await handle.delete()
+    assert report.trigger == "schedule" and len(report.segments) == 3
+    assert sorted(report.workspaces) == sorted(f"l{la}c{c}" for la in range(3) for c in range(3))
+    assert report.status == RunStatus.SUCCEEDED, report
