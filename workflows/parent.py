@@ -32,7 +32,14 @@ with workflow.unsafe.imports_passed_through():
     from tfo.workflows.config_pages import load as load_config
     from tfo.workflows.dag_run import DagRun
     from tfo.workflows.report_log import ReportLog
-    from tfo.workflows.run_report import bound_report, finalize, format_timeout, mark_cancelled, safe_to_approve
+    from tfo.workflows.run_report import (
+        bound_report,
+        finalize,
+        format_timeout,
+        mark_cancelled,
+        new_report,
+        safe_to_approve,
+    )
     from tfo.workflows.segments import SegmentedRun, needs_segments
 
 
@@ -81,7 +88,14 @@ class ParentWorkflow:
         if req.trigger == "schedule" and req.mode != "plan":
             raise ApplicationError("a scheduled run can only plan", type="ScheduleMustPlan", non_retryable=True)
         if req.config.pages is not None:
-            req = await load_config(req)
+            try:
+                req = await load_config(req)
+            except ActivityError as exc:  # the store is gone, or the blob was changed
+                self._report = new_report(req, workflow.info().workflow_id, workflow.now().isoformat(), [])
+                self._report.status = RunStatus.FAILED
+                self._report.error = f"the run's config could not be read: {exc.cause or exc}"
+                self._report.finished_at = workflow.now().isoformat()
+                return self._report
         if needs_segments(req):
             return await self._run_segments(req)
         run = DagRun(req, run_id=workflow.info().workflow_id, log=self._log)

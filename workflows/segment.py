@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from tfo.config.payloads import Phase, ReportPage, RunReport, WorkspaceStatus
@@ -108,5 +108,5 @@ class RunSegmentWorkflow:
         assert parent is not None
         try:
             await workflow.get_external_workflow_handle(parent.workflow_id).signal("segment_result", result)
-        except ApplicationError:
+        except FailureError:  # the run already ended (cancelled, terminated)
             workflow.logger.warning("run %s did not take segment %s's result", req.run_id, req.index)

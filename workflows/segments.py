@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Callable
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -196,7 +197,11 @@ class SegmentedRun:
                 continue
             external = self._known.slice(self._deps[i]) if approved else ExternalState()
             go = SegmentGo(approved=approved, status=status, note=note, external=external, source=self._source)
-            await workflow.get_external_workflow_handle(segment_id(self.run_id, i)).signal("go", go)
+            try:
+                await workflow.get_external_workflow_handle(segment_id(self.run_id, i)).signal("go", go)
+            except FailureError:  # it ended in the meantime (terminated by hand)
+                self._lost.add(i)
+                continue
             if approved:
                 await self._learn(i, Phase.APPLY)
 

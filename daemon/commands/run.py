@@ -177,6 +177,8 @@ def emit(report: RunReport, *, as_json: bool) -> None:
     if failed:
         text += f"; failed: {_names(failed)}"
     print(text)
+    if report.error:
+        print(f"  {report.error}")
     for name in failed:
         print(f"  {name}: {report.workspaces[name].error}")
 

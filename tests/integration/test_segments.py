@@ -203,3 +203,24 @@ async def test_a_schedule_of_a_big_config_starts_its_checks_by_reference(
     assert report.trigger == "schedule" and len(report.segments) == 3
     assert sorted(report.workspaces) == sorted(f"l{la}c{c}" for la in range(3) for c in range(3))
     assert report.status == RunStatus.SUCCEEDED, report
+
+
+async def test_a_run_whose_stored_config_is_gone_fails_at_once_with_one_line(
+    temporal_env, terraform, tmp_path, task_queue, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from tfo.workflows.parent import ParentWorkflow
+
+    monkeypatch.setattr(stored_config, "CONFIG_INLINE_BYTES", 1024)
+    config = layered(terraform.binary, tmp_path / "stack", task_queue)
+    client = temporal_env.client
+    request = runs.build_request(load_config(config), mode="plan", workspaces=[], state_dir=config.parent / ".tfo")
+    slim = await stored_config.by_reference(request)
+    assert slim.config.pages is not None
+    for blob in (config.parent / ".tfo" / "artifacts" / "blobs").iterdir():
+        blob.unlink()  # e.g. a worker on another host, without the `artifacts:` store
+    async with running_workers(client, task_queue, [task_queue]):
+        handle = await client.start_workflow(ParentWorkflow.run, slim, id=f"gone-{task_queue}", task_queue=task_queue)
+        report = await asyncio.wait_for(handle.result(), GIVE_UP)
+    assert report.status == RunStatus.FAILED and report.workspaces == {}
+    assert report.error is not None and "\n" not in report.error
+    assert "stored by reference) is not readable here" in report.error and "artifacts:" in report.error, report.error
