@@ -21,7 +21,7 @@ from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
 from tfo.config.errors import RunError
 from tfo.config.loader import load_config
-from tfo.config.payloads import RunReport, RunStatus, WorkspaceStatus
+from tfo.config.payloads import RunReport, RunRequest, RunStatus, WorkspaceStatus
 from tfo.daemon import runs, stored_config
 
 GIVE_UP = 240
@@ -47,6 +47,17 @@ def layered(binary: str, root: Path, queue: str, *, broken: str = "") -> Path:
     return write_stack(root, workspaces, binary=binary, top={"task_queue": queue})
 
 
+def request_for(config: Path, mode: str, workspaces: list[str] | None = None, **options: bool) -> RunRequest:
+    loaded = load_config(config)
+    return runs.build_request(
+        loaded,
+        mode=mode,
+        workspaces=workspaces or [],
+        state_dir=config.parent / ".tfo",
+        **options,  # type: ignore[arg-type]
+    )
+
+
 async def wait_status(client, run_id: str, ready) -> RunReport:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + GIVE_UP
     while True:
@@ -66,7 +77,7 @@ async def test_an_apply_in_segments_passes_outputs_across_them_behind_one_gate(
     monkeypatch.setenv("TFO_SEGMENT_WORKSPACES", "2")
     config = layered(terraform.binary, tmp_path / "stack", task_queue)
     client = temporal_env.client
-    request = runs.build_request(load_config(config), mode="apply", workspaces=[], state_dir=config.parent / ".tfo")
+    request = request_for(config, "apply")
     async with running_workers(client, task_queue, [task_queue]):
         run_id = await runs.start_run(client, request)
         waiting = await wait_status(client, run_id, lambda r: r.status == RunStatus.AWAITING_APPROVAL)
@@ -95,7 +106,7 @@ async def test_an_apply_in_segments_passes_outputs_across_them_behind_one_gate(
     # Planned again: nothing changes, and the plan-only run goes in segments too.
     monkeypatch.setenv("TFO_SEGMENT_WORKSPACES", "4")
     async with running_workers(client, task_queue, [task_queue]):
-        again = runs.build_request(load_config(config), mode="plan", workspaces=[], state_dir=config.parent / ".tfo")
+        again = request_for(config, "plan")
         plan_id = await runs.start_run(client, again)
         await asyncio.wait_for(client.get_workflow_handle(plan_id).result(), GIVE_UP)
         planned = await runs.report(client, plan_id)
@@ -109,9 +120,7 @@ async def test_a_failure_skips_its_dependents_in_later_segments_and_nothing_else
     monkeypatch.setenv("TFO_SEGMENT_WORKSPACES", "3")
     config = layered(terraform.binary, tmp_path / "stack", task_queue, broken="l0c1")
     client = temporal_env.client
-    request = runs.build_request(
-        load_config(config), mode="apply", workspaces=[], state_dir=config.parent / ".tfo", auto_approve=True
-    )
+    request = request_for(config, "apply", auto_approve=True)
     async with running_workers(client, task_queue, [task_queue]):
         run_id = await runs.start_run(client, request)
         await asyncio.wait_for(client.get_workflow_handle(run_id).result(), GIVE_UP)
@@ -132,9 +141,7 @@ async def test_a_config_too_big_to_carry_travels_by_reference(
     monkeypatch.setattr(stored_config, "CONFIG_INLINE_BYTES", 1024)
     config = layered(terraform.binary, tmp_path / "stack", task_queue)
     client = temporal_env.client
-    request = runs.build_request(
-        load_config(config), mode="plan", workspaces=["l1c0", "l0c0"], state_dir=config.parent / ".tfo"
-    )
+    request = request_for(config, "plan", ["l1c0", "l0c0"])
     async with running_workers(client, task_queue, [task_queue]):
         run_id = await runs.start_run(client, request)
         await asyncio.wait_for(client.get_workflow_handle(run_id).result(), GIVE_UP)
@@ -153,7 +160,7 @@ async def test_cancelling_a_segmented_run_at_its_gate_ends_every_segment_and_rem
     monkeypatch.setenv("TFO_SEGMENT_WORKSPACES", "3")
     config = layered(terraform.binary, tmp_path / "stack", task_queue)
     client = temporal_env.client
-    request = runs.build_request(load_config(config), mode="apply", workspaces=[], state_dir=config.parent / ".tfo")
+    request = request_for(config, "apply")
     async with running_workers(client, task_queue, [task_queue]):
         run_id = await runs.start_run(client, request)
         await wait_status(client, run_id, lambda r: r.status == RunStatus.AWAITING_APPROVAL)
@@ -213,7 +220,7 @@ async def test_a_run_whose_stored_config_is_gone_fails_at_once_with_one_line(
     monkeypatch.setattr(stored_config, "CONFIG_INLINE_BYTES", 1024)
     config = layered(terraform.binary, tmp_path / "stack", task_queue)
     client = temporal_env.client
-    request = runs.build_request(load_config(config), mode="plan", workspaces=[], state_dir=config.parent / ".tfo")
+    request = request_for(config, "plan")
     slim = await stored_config.by_reference(request)
     assert slim.config.pages is not None
     for blob in (config.parent / ".tfo" / "artifacts" / "blobs").iterdir():
