@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 from tfo.config.drift_models import DriftReport, DriftStatus, Histogram, WorkspaceDrift
 from tfo.config.errors import RunError
 from tfo.config.ledger_shards import LEDGER_SHARDS, config_shards, ledger_shard, merge_reports
 from tfo.config.payloads import RunReport, RunStatus, WorkspaceReport, WorkspaceStatus
-from tfo.daemon.drift_cache import DriftCache
+from tfo.daemon.drift_cache import BUSY_SHARE, DriftCache
 from tfo.workflows.run_report import ledger_parts
 
 
@@ -80,3 +82,23 @@ def test_a_scrape_reads_the_cached_copy_and_keeps_it_when_a_refresh_fails() -> N
     assert [r.config for r in cache.reports()] == ["c"] and len(calls) == 1  # a scrape does not fetch
     asyncio.run(cache.refresh())
     assert [r.config for r in cache.reports()] == ["c"]
+
+
+def test_a_slow_refresh_spaces_out_the_next_ones() -> None:
+    starts: list[float] = []
+
+    async def fetch() -> DriftReport | None:
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.1)  # a slow read, as of 32 shards at 10,000 workspaces
+        return DriftReport(config="c")
+
+    async def three_refreshes() -> None:
+        task = asyncio.create_task(DriftCache(fetch, every=0.01).run())
+        while len(starts) < 3:
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(three_refreshes())
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # Each refresh waits BUSY_SHARE times the length of the one before, not `every`.
+    assert all(gap >= 0.1 + BUSY_SHARE * 0.1 - 0.02 for gap in gaps), gaps
