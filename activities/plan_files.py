@@ -44,9 +44,10 @@ def project_path() -> str:
     return f"{here}{os.pathsep}{existing}" if existing else here
 
 
-def remove_empty(run_dir: Path) -> None:
-    """Drop a plan-only run's now empty directories, so drift checks leave no litter."""
-    for path in (run_dir, run_dir.parent):
+def remove_empty(run_dir: Path, *, levels: int = 2) -> None:
+    """Drop a plan-only run's now empty directories (`levels` of them, from `run_dir`
+    up), so drift checks leave no litter."""
+    for path in (run_dir, run_dir.parent)[:levels]:
         try:
             path.rmdir()
         except OSError:

@@ -34,7 +34,7 @@ from tfo.activities.runner import (
     state_pull_args,
     validate_args,
 )
-from tfo.activities.tf_diagnostics import VariableSources
+from tfo.activities.tf_diagnostics import VAR_FILE_NAME, VariableSources
 from tfo.activities.variables import merge_variables, write_var_file
 from tfo.activities.workspace_local import LocalWorkspaces
 from tfo.config.errors import ErrorType, TerraformError
@@ -145,9 +145,14 @@ class TerraformActivities:
             raise non_retryable(f"dir {ws.dir} does not exist", ErrorType.CONFIG)
         self._allowed(ws)
         run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
-        var_file = run_dir / "vars.tfvars.json"
         plan_file = workdir.plan_path(req.state_dir, req.run_id, ws.name)
-        workdir.private_dirs(Path(req.state_dir), run_dir)
+        # Each attempt writes in a dir of its own: an attempt that timed out (a starved
+        # worker missing heartbeats) and is still being stopped must not delete the var
+        # file or the plan of the retry that runs beside it.
+        scratch = workdir.attempt_dir(run_dir, activity.info().attempt if activity.in_activity() else 1)
+        var_file = scratch / VAR_FILE_NAME
+        draft = scratch / plan_file.name
+        workdir.private_dirs(Path(req.state_dir), scratch)
         try:
             values = await merge_variables(ws, req.inputs, self._read_outputs)
             write_var_file(var_file, values)
@@ -160,11 +165,11 @@ class TerraformActivities:
                 summary.outputs = outputs
                 return PlanResult(summary=summary, init_skipped=init_skipped, worker=self._worker)
             result = await self._run(
-                ws, plan_args(plan_file=plan_file, var_file=var_file, lock_timeout=req.settings.lock_timeout)
+                ws, plan_args(plan_file=draft, var_file=var_file, lock_timeout=req.settings.lock_timeout)
             )
             if result.returncode not in (0, 2):
                 raise classify(result, sources=VariableSources.of(ws))
-            shown = await self._run(ws, show_args(plan_file=plan_file))
+            shown = await self._run(ws, show_args(plan_file=draft))
             await self._check(ws, shown)
             plan = json.loads(shown.stdout)
             summary = summarize(plan, ignore_rules=ws.drift_ignore)
@@ -172,16 +177,19 @@ class TerraformActivities:
             if req.policies:
                 _heartbeat("policy", ws.name)
                 summary.policy = await check_plan(req, plan)
+            if req.keep_plan:
+                draft.chmod(0o600)  # terraform creates it with the umask's mode
+                draft.replace(plan_file)
         finally:
+            # A plan-only run keeps nothing, whether it succeeded, failed or was
+            # cancelled: a saved plan holds the variables' values in clear text.
             var_file.unlink(missing_ok=True)
+            draft.unlink(missing_ok=True)
+            plan_files.remove_empty(scratch, levels=1)
             if not req.keep_plan:
-                # A plan-only run keeps nothing, whether it succeeded, failed or was
-                # cancelled: a saved plan holds the variables' values in clear text.
-                plan_file.unlink(missing_ok=True)
                 plan_files.remove_empty(run_dir)
         if not req.keep_plan:
             return PlanResult(summary=summary, init_skipped=init_skipped, worker=self._worker)
-        plan_file.chmod(0o600)  # terraform creates it with the umask's mode
         return PlanResult(
             summary=summary,
             plan_file=str(plan_file.relative_to(req.state_dir)),

@@ -16,6 +16,11 @@ def run_dir(state_dir: str, run_id: str, workspace: str) -> Path:
     return Path(state_dir) / "runs" / run_id / workspace
 
 
+def attempt_dir(run_dir: Path, attempt: int) -> Path:
+    """Where one attempt of a plan activity writes its var file and draft plan."""
+    return run_dir / f"attempt-{attempt}"
+
+
 def private_dirs(state_dir: Path, run_dir: Path) -> None:
     """Create `runs/`, `runs/RUN_ID/` and the workspace's dir, each mode 0700.
 

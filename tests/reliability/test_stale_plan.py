@@ -7,6 +7,8 @@ the first objects (terraform#24078). tfo must refuse both.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -206,3 +208,45 @@ async def test_retry_after_a_worker_died_before_its_apply_started_applies_once(t
     # And a retry of that attempt reports it without applying again.
     again = await ws.apply(request)
     assert again.resumed is True and ws.counter.read_text().splitlines() == ["created"]
+
+
+class HeldRunner(TerraformRunner):
+    """Holds one attempt's `plan` until another attempt has ended, cleanup and all."""
+
+    def __init__(self, other_done: asyncio.Event) -> None:
+        super().__init__()
+        self.other_done = other_done
+
+    async def run(self, binary, args, **kwargs):  # type: ignore[no-untyped-def, override]
+        if args[0] == "plan":
+            await self.other_done.wait()
+        return await super().run(binary, args, **kwargs)
+
+
+async def test_a_timed_out_attempt_ending_beside_its_retry_leaves_the_retry_its_files(terraform, tmp_path):
+    """A starved worker misses heartbeats: Temporal retries the plan while the first
+    attempt is still being stopped. The first attempt's clean-up must not delete the
+    var file or the plan that the retry is about to use (seen at 10,000 workspaces)."""
+    ws = Workspace(tmp_path / "stack", terraform.binary)
+    await ws.plan("warm-up")  # init and validate done: both attempts below go straight to plan
+    first_done = asyncio.Event()
+    retry_side = TerraformActivities(HeldRunner(first_done), worker_id="test")
+    request = PlanRequest(
+        run_id="run-1", state_dir=str(ws.state_dir), workspace=ws.spec, settings=ws.settings, keep_plan=True
+    )
+
+    async def attempt(number: int, activities: TerraformActivities) -> PlanResult:
+        info = dataclasses.replace(ActivityEnvironment().info, attempt=number)
+        env = ActivityEnvironment()
+        env.info = info
+        result: PlanResult = await env.run(activities.plan_workspace, request)
+        return result
+
+    retry = asyncio.create_task(attempt(2, retry_side))
+    await asyncio.sleep(0.5)  # the retry has written its var file and waits to plan
+    first = await attempt(1, ws.activities)
+    first_done.set()
+    second = await retry
+    assert first.plan_file == second.plan_file == "runs/run-1/solo/plan.tfplan"
+    assert file_sha256(ws.state_dir / second.plan_file) == second.plan_sha256
+    assert sorted(p.name for p in (ws.state_dir / "runs" / "run-1" / "solo").iterdir()) == ["plan.tfplan"]
