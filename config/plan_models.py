@@ -8,6 +8,7 @@ code that fills it (see the DIFF_* limits and activities/plan_summary.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
@@ -130,6 +131,12 @@ class AttributeChange(_Payload):
     path: str
     before: Any = None
     after: Any = None
+
+
+def diff_bytes(attributes: Iterable[AttributeChange]) -> int:
+    """About how many bytes these attribute diffs take: what the drift ledger's diff
+    budgets count (a record's, a shard's)."""
+    return sum(len(a.path) + len(str(a.before)) + len(str(a.after)) + 32 for a in attributes)
 
 
 class ResourceChange(_Payload):

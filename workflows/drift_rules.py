@@ -23,6 +23,7 @@ from tfo.config.drift_models import (
     Transition,
     WorkspaceDrift,
 )
+from tfo.config.plan_models import diff_bytes
 from tfo.workflows import remediation_rules
 from tfo.workflows.drift_alerts import make_alert
 from tfo.workflows.drift_classify import classify
@@ -133,8 +134,7 @@ def _bound_diffs(state: LedgerState) -> None:
 
 
 def _diff_bytes(ws: WorkspaceDrift) -> int:
-    attributes = [a for r in (*ws.resources, *ws.drift) for a in r.attributes]
-    return sum(len(a.path) + len(str(a.before)) + len(str(a.after)) + 32 for a in attributes)
+    return diff_bytes(a for r in (*ws.resources, *ws.drift) for a in r.attributes)
 
 
 def _no_run_id() -> str:

@@ -19,7 +19,7 @@ from tfo.config.payloads import (
     WorkspaceReport,
     WorkspaceStatus,
 )
-from tfo.config.plan_models import OUTPUT_SHOWN_BYTES
+from tfo.config.plan_models import OUTPUT_SHOWN_BYTES, diff_bytes
 from tfo.config.policy_models import PolicyVerdict, cut
 
 # A run's record in the drift ledger: at most this many resources per workspace and
@@ -135,7 +135,7 @@ def slim_for_ledger(report: RunReport) -> RunReport:
         for resources in (ws.drift, ws.resources):
             kept: list[ResourceChange] = []
             for r in resources[:LEDGER_MAX_RESOURCES]:
-                size = sum(len(a.path) + len(str(a.before)) + len(str(a.after)) + 32 for a in r.attributes)
+                size = diff_bytes(r.attributes)
                 if size > budget:
                     r = r.model_copy(update={"attributes": [], "truncated": bool(r.attributes) or r.truncated})
                 else:

@@ -635,6 +635,7 @@ def test_state_survives_a_round_trip() -> None:
 
 def test_a_shard_keeps_its_attribute_diffs_bounded_however_many_workspaces_drift() -> None:
     from tfo.config.payloads import AttributeChange
+    from tfo.config.plan_models import diff_bytes
     from tfo.workflows.drift_rules import SHARD_DIFF_BYTES
 
     def big(i: int) -> ResourceChange:
@@ -644,12 +645,7 @@ def test_a_shard_keeps_its_attribute_diffs_bounded_however_many_workspaces_drift
     state = LedgerState(config=CONFIG)
     reports = {f"w{i:02d}": drifted_ws(big(i)) for i in range(40)}  # ~9 KB of diff each: ~4x the budget
     record_run(state, rec(run_report(**reports)), NOW)
-    held = sum(
-        len(a.path) + len(str(a.before)) + len(str(a.after)) + 32
-        for ws in state.workspaces.values()
-        for r in (*ws.resources, *ws.drift)
-        for a in r.attributes
-    )
+    held = diff_bytes(a for ws in state.workspaces.values() for r in (*ws.resources, *ws.drift) for a in r.attributes)
     assert 0 < held <= SHARD_DIFF_BYTES
     stripped = [n for n, ws in state.workspaces.items() if ws.diff_truncated]
     assert 25 <= len(stripped) < 40
