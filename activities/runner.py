@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from tfo.activities import workspace_lock
 from tfo.activities.binary_policy import check_binary
 
 MAX_CAPTURE = 64 * 1024
@@ -151,6 +152,8 @@ class TerraformRunner:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            # terraform holds the workspace's lock with the activity (workspace_lock).
+            pass_fds=workspace_lock.inherited(),
         )
         communicate = asyncio.ensure_future(proc.communicate())
         try:

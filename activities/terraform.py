@@ -8,16 +8,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 
 from tfo.activities import apply_sentinel as sentinel
-from tfo.activities import plan_files, workdir
+from tfo.activities import plan_files, workdir, workspace_lock
 from tfo.activities.baseline import fingerprint
 from tfo.activities.failures import binary_error, classify, non_retryable
 from tfo.activities.plan_summary import redact_outputs, summarize
@@ -115,7 +117,7 @@ class TerraformActivities:
 
     @activity.defn(name="plan_workspace")
     async def plan_workspace(self, req: PlanRequest) -> PlanResult:
-        async with self._local.plan(req) as local:
+        async with self._local.plan(req) as local, self._locked(local.workspace, local.run_id, req.file_lock):
             result = await self._plan(local)
             result.commit = local.source.commit if local.source else ""
             result.artifact = await self._local.store(local, result)
@@ -125,7 +127,7 @@ class TerraformActivities:
 
     @activity.defn(name="apply_workspace")
     async def apply_workspace(self, req: ApplyRequest) -> ApplyResult:
-        async with self._local.apply(req) as local:
+        async with self._local.apply(req) as local, self._locked(local.workspace, local.run_id, req.file_lock):
             await self._local.fetch(local)
             if local.source is not None:
                 # A worker that did not plan it may never have initialised this checkout.
@@ -138,6 +140,15 @@ class TerraformActivities:
                     )
                 )
             return await self._apply(local)
+
+    def _locked(self, ws: WorkspaceSpec, run_id: str, file_lock: bool) -> AbstractAsyncContextManager[None]:
+        """The workspace's file lock, when the run locks by file (see workspace_lock)."""
+        if not file_lock:
+            return contextlib.nullcontext()
+        attempt = activity.info().attempt if activity.in_activity() else 1
+        return workspace_lock.held(
+            ws.dir, run_id=run_id, workspace=ws.name, attempt=attempt, heartbeat=lambda: _heartbeat("lock", ws.name)
+        )
 
     async def _plan(self, req: PlanRequest) -> PlanResult:
         ws = req.workspace
@@ -329,6 +340,8 @@ class TerraformActivities:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            # The sentinel outlives a dying worker, and keeps the workspace locked.
+            pass_fds=workspace_lock.inherited(),
         )
 
     async def _await_apply(self, ws: WorkspaceSpec, rc_file: Path, started: Path) -> int:

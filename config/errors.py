@@ -77,6 +77,9 @@ class ErrorType:
     APPLY_TRANSIENT = "ApplyTransient"
     NEEDS_REVIEW = "NeedsReview"
     LOCKED = "WorkspaceLocked"
+    # The plan or apply activity found the workspace's file lock held by another run;
+    # the workflow waits and tries again, or fails with LOCKED under --no-wait.
+    LOCK_HELD = "WorkspaceLockHeld"
     NO_WORKER = "NoWorker"
     POLICY_DENIED = "PolicyDenied"
     OUTPUT_TOO_LARGE = "OutputTooLarge"

@@ -163,6 +163,8 @@ class PlanRequest(_Payload):
     source: PinnedSource | None = None
     # Set: a kept plan is also stored there, for a worker without this one's disk.
     artifacts: ArtifactsConfig | None = None
+    # Take the workspace's file lock first (runs on local dirs; activities/workspace_lock).
+    file_lock: bool = False
 
 
 class PlanResult(_Payload):
@@ -190,6 +192,7 @@ class ApplyRequest(_Payload):
     source: PinnedSource | None = None
     artifact: ArtifactRef | None = None
     artifacts: ArtifactsConfig | None = None
+    file_lock: bool = False
 
 
 class ApplyResult(_Payload):
@@ -220,6 +223,7 @@ class WorkspaceRequest(_Payload):
     trigger: str = "cli"
     source: PinnedSource | None = None
     artifacts: ArtifactsConfig | None = None
+    file_lock: bool = False
 
 
 class WorkspaceOutcome(_Payload):

@@ -110,7 +110,7 @@ def _activity_failure(record: logging.LogRecord, exc: BaseException | None, *, s
     from temporalio.exceptions import ApplicationError
 
     info = getattr(record, "temporal_activity", None) or {}
-    what = f"{info.get('activity_type', 'activity')} ({info.get('workflow_id', '?')})"
+    what = f"{info.get('activity_type', 'activity')} ({_where(info)})"
     if isinstance(exc, ApplicationError):
         # An error tfo classified: the run's report carries it. A retryable one is
         # retried (a lock held elsewhere, a network error): only its last word counts.
@@ -119,6 +119,13 @@ def _activity_failure(record: logging.LogRecord, exc: BaseException | None, *, s
         return f"{what} failed: {_first_line(exc.message)}"[:_MAX_LINE]
     name = type(exc).__name__ if exc is not None else "error"
     return f"{what} failed unexpectedly: {name}: {_first_line(str(exc or ''))}"[:_MAX_LINE]
+
+
+def _where(info: dict[str, str]) -> str:
+    """The workspace and run: inline phases name their activities WORKSPACE:N:M."""
+    run = info.get("workflow_id", "?")
+    parts = str(info.get("activity_id", "")).rsplit(":", 2)
+    return f"{parts[0]} in {run}" if len(parts) == 3 else run
 
 
 def _first_line(text: str) -> str:

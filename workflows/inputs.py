@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 
-from temporalio.exceptions import ApplicationError, CancelledError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, CancelledError, FailureError
 
 from tfo.config.errors import ErrorType
 from tfo.config.payloads import InputValue, OutputValue, PlanResult, SensitiveRef, WorkspaceSpec
@@ -83,7 +83,7 @@ def resolve_inputs(
     return values
 
 
-def child_failure(exc: ChildWorkflowError) -> WorkspaceFailed:
+def phase_failure(exc: FailureError) -> WorkspaceFailed:
     """The innermost application error's message and type, for the user."""
     cause: BaseException | None = exc
     while cause is not None:

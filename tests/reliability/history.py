@@ -86,3 +86,22 @@ def activity_attempts(history: WorkflowHistory) -> dict[str, list[int]]:
             name = scheduled.get(attrs.scheduled_event_id, "?")
             attempts.setdefault(name, []).append(attrs.attempt)
     return attempts
+
+
+def phase_attempts(history: WorkflowHistory, workspace: str) -> list[dict[str, list[int]]]:
+    """Per phase of `workspace` run inline (activity IDs WORKSPACE:N:M), oldest first:
+    activity type -> the attempt that completed each activity of that type."""
+    scheduled: dict[int, tuple[str, str]] = {}
+    phases: dict[str, dict[str, list[int]]] = {}
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            attrs = event.activity_task_scheduled_event_attributes
+            owner = attrs.activity_id.rpartition(":")[0]
+            if owner.rsplit(":", 1)[0] == workspace:
+                scheduled[event.event_id] = (owner, attrs.activity_type.name)
+        elif event.HasField("activity_task_started_event_attributes"):
+            started = event.activity_task_started_event_attributes
+            if started.scheduled_event_id in scheduled:
+                phase, kind = scheduled[started.scheduled_event_id]
+                phases.setdefault(phase, {}).setdefault(kind, []).append(started.attempt)
+    return list(phases.values())

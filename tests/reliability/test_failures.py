@@ -9,22 +9,18 @@ import time
 
 from tests.integration.engine import run_stack
 from tests.reliability.figures import record_figure
-from tests.reliability.history import activity_attempts, executions
+from tests.reliability.history import phase_attempts
 from tests.reliability.processes import lock_holder
 from tests.reliability.stacks import counted, fails_once
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import state_resources, write_stack
-from tfo.config.loader import load_config, snapshot
 from tfo.config.payloads import RunStatus, WorkspaceStatus
-from tfo.workflows.terraform_workflow import lock_workflow_id
 
 
-async def child_attempts(client, config, name: str) -> list[dict[str, list[int]]]:  # type: ignore[no-untyped-def]
-    """Activity attempts of every TerraformWorkflow execution of one workspace, oldest first."""
-    spec = snapshot(load_config(config), state_dir=config.parent / ".tfo").workspace(name)
-    found = await executions(client, f"WorkflowId = '{lock_workflow_id(spec.lock_key)}'")
-    found.sort(key=lambda e: e.history.events[0].event_time.ToDatetime())
-    return [activity_attempts(e.history) for e in found]
+async def phase_attempts_of(client, run_id: str, name: str) -> list[dict[str, list[int]]]:  # type: ignore[no-untyped-def]
+    """Activity attempts of each phase of one workspace (run inline by the run), oldest first."""
+    history = await client.get_workflow_handle(run_id).fetch_history()
+    return phase_attempts(history, name)
 
 
 async def test_transient_apply_failure_is_replanned_and_succeeds(temporal_env, terraform, tmp_path, task_queue):
@@ -49,7 +45,7 @@ async def test_transient_apply_failure_is_replanned_and_succeeds(temporal_env, t
     assert attempts_log.read_text().splitlines() == ["attempt", "attempt"]
     assert state_resources(stack / "flaky") == ["null_resource.flaky"]
     # The failed saved plan was never applied again: a fresh plan, then one apply of it.
-    (phase_plan, phase_apply) = await child_attempts(temporal_env.client, config, "flaky")
+    (phase_plan, phase_apply) = await phase_attempts_of(temporal_env.client, report.run_id, "flaky")
     assert phase_plan == {"plan_workspace": [1]}
     assert phase_apply == {"apply_workspace": [1, 1], "plan_workspace": [1]}
 
@@ -75,7 +71,7 @@ async def test_held_state_lock_is_waited_out_with_backoff(temporal_env, terrafor
     assert report.status == RunStatus.SUCCEEDED, report.public_json()
     assert locked.outcome == "applied" and locked.error is None
     assert counter.read_text().splitlines() == ["created", "created"]  # v1, then the v2 replacement
-    *_, plan_phase, apply_phase = await child_attempts(temporal_env.client, config, "locked")
+    plan_phase, apply_phase = await phase_attempts_of(temporal_env.client, report.run_id, "locked")
     # History keeps one started event per activity, with the attempt that finished it.
     (plan_attempt,) = plan_phase["plan_workspace"]
     assert plan_attempt >= 2, plan_phase  # retried, with backoff, while the lock was held
@@ -93,5 +89,5 @@ async def test_permanent_failure_is_not_retried(temporal_env, terraform, tmp_pat
     assert broken.status == WorkspaceStatus.FAILED
     assert broken.error_type == "TerraformInvalid", broken
     assert "main.tf line" in (broken.error or ""), broken.error
-    (attempts,) = await child_attempts(temporal_env.client, config, "broken")
+    (attempts,) = await phase_attempts_of(temporal_env.client, report.run_id, "broken")
     assert attempts == {"plan_workspace": [1]}

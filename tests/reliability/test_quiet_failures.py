@@ -93,8 +93,8 @@ def test_daemon_logs_one_line_per_failure(tfo: Tfo, terraform, tmp_path: Path) -
         stderr = daemon.stderr()
     assert_quiet(stderr)
     failures = [line for line in stderr.splitlines() if "failed" in line]
-    assert len([line for line in failures if "(tfo-ws-hcl-" in line]) == 1, stderr
-    assert len([line for line in failures if "(tfo-ws-undeclared-" in line]) == 1, stderr
+    assert len([line for line in failures if "(hcl in tfo-plan-" in line]) == 1, stderr
+    assert len([line for line in failures if "(undeclared in tfo-plan-" in line]) == 1, stderr
     assert all(len(line) <= 420 for line in stderr.splitlines()), stderr
     assert "Traceback" in details_file(stderr).read_text()
 

@@ -3,10 +3,12 @@
     .venv/bin/python -m tests.replay.record
 
 Runs a small apply (with a skipped and a failed branch, and one workspace on its own
-task queue) on a fresh dev server and saves the parent's and one child's history
-under tests/replay/histories/. Re-record
-only on purpose: a history recorded by older code is what catches a change that
-breaks determinism for runs already in flight.
+task queue) on a fresh dev server and saves the parent's and the drift ledger's
+history under tests/replay/histories/, named with RECORDED (the version that
+recorded them). Never overwrite older ones: a history recorded by older code is
+what catches a change that breaks determinism for runs already in flight. (0.4's
+include a TerraformWorkflow child, terraform_app.json: since 0.5, runs on local dirs
+run their workspaces' phases inline.)
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from devtools.offline_terraform import pinned_terraform, write_offline_setup
 from tests.integration.engine import run_stack
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import write_stack
+from tfo.config.loader import load_config
 from tfo.daemon.embedded import temporal_binary
 
 HISTORIES = Path(__file__).parent / "histories"
+RECORDED = "0_5"
 
 
 async def record() -> None:
@@ -55,19 +59,13 @@ async def record() -> None:
             report = await run_stack(env.client, config, mode="apply")
             HISTORIES.mkdir(exist_ok=True)
             parent = await env.client.get_workflow_handle(report.run_id).fetch_history()
-            (HISTORIES / "parent_apply.json").write_text(parent.to_json())
-            from tfo.config.loader import load_config, snapshot
-            from tfo.workflows.terraform_workflow import lock_workflow_id
-
-            spec = snapshot(load_config(config), state_dir=config.parent / ".tfo").workspace("app")
-            child = await env.client.get_workflow_handle(lock_workflow_id(spec.lock_key)).fetch_history()
-            (HISTORIES / "terraform_app.json").write_text(child.to_json())
+            (HISTORIES / f"parent_apply_{RECORDED}.json").write_text(parent.to_json())
             from tfo.config.drift_models import ledger_id
             from tfo.config.ledger_shards import ledger_shard
 
             ledger_key = ledger_id(load_config(config).id, ledger_shard("app"))
             ledger = await env.client.get_workflow_handle(ledger_key).fetch_history()
-            (HISTORIES / "drift_ledger.json").write_text(ledger.to_json())
+            (HISTORIES / f"drift_ledger_{RECORDED}.json").write_text(ledger.to_json())
             print(f"recorded {report.run_id}: {report.status.value}")
             await record_waiting_for_worker(env.client, root)
         finally:
@@ -77,7 +75,6 @@ async def record() -> None:
 async def record_waiting_for_worker(client, root: Path) -> None:  # type: ignore[no-untyped-def]
     """A plan whose workspace waits for a worker on a queue nobody polls, then is cancelled."""
     from tests.conftest import running_workers
-    from tfo.config.loader import load_config
     from tfo.config.payloads import RunReport, WorkspaceStatus
     from tfo.daemon import runs
 
@@ -102,7 +99,7 @@ async def record_waiting_for_worker(client, root: Path) -> None:  # type: ignore
         await handle.cancel()
         report = await handle.result()
     history = await handle.fetch_history()
-    (HISTORIES / "parent_waiting_for_worker.json").write_text(history.to_json())
+    (HISTORIES / f"parent_waiting_for_worker_{RECORDED}.json").write_text(history.to_json())
     print(f"recorded {run_id}: {report.status.value}")
 
 
