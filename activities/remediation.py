@@ -45,6 +45,7 @@ class RemediationActivities:
             auto_approve_safe=action.auto,
             ledger_shards=True,
             segment_workspaces=checked.segment_workspaces,
+            file_locks=checked.file_locks,
         )
         with contextlib.suppress(WorkflowAlreadyStartedError):  # a retry of a start that went through
             await self._client.start_workflow(

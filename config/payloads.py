@@ -121,6 +121,9 @@ class RunRequest(_Payload):
     # Runs of more workspaces than this go in segments (workflows.segments). 0, in runs
     # that tfo 0.3 started: never.
     segment_workspaces: int = 0
+    # Workspaces in local dirs lock by file and run their phases inline (dag_run).
+    # False, in runs that tfo 0.4 started: each phase is a TerraformWorkflow child.
+    file_locks: bool = False
 
 
 class ResolveRequest(_Payload):

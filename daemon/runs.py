@@ -99,6 +99,7 @@ def build_request(
         trigger=trigger,
         ledger_shards=True,
         segment_workspaces=segment_workspaces(),
+        file_locks=True,
     )
 
 

@@ -47,9 +47,6 @@ with workflow.unsafe.imports_passed_through():
     from tfo.workflows.workspace_phase import WorkspacePhase
 
 
-INLINE_PHASES = "inline-workspace-phases"
-
-
 class DagRun:
     def __init__(self, req: RunRequest, *, run_id: str, log: ReportLog, external: ExternalState | None = None) -> None:
         self.req = req
@@ -70,8 +67,9 @@ class DagRun:
         # Workspaces in local dirs lock by file and run inline (no child per workspace):
         # ~15 fewer events and a Temporal execution less per workspace and phase.
         # Git-sourced ones, on workers that share no disk, keep the child as the lock.
-        # Runs that began before 0.5 replay with children.
-        self._file_lock = req.config.source is None and workflow.patched(INLINE_PHASES)
+        # Runs that 0.4 began keep children. (A request field, not workflow.patched:
+        # the SDK writes patch markers unencrypted.)
+        self._file_lock = req.file_locks and req.config.source is None
         self._attempts = 0
         self.source: PinnedSource | None = None
         self.done: dict[str, WorkspaceStatus] = {}

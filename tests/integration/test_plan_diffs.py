@@ -150,7 +150,7 @@ async def test_huge_diffs_stay_bounded_in_every_payload(  # type: ignore[no-unty
     assert all(len(json.dumps(a.before)) <= DIFF_MAX_VALUE_CHARS + 2 for a in big.attributes)
     assert len(json.dumps([r.public_json() for r in report.workspaces["files"].resources])) <= DIFF_MAX_WORKSPACE_BYTES
     found = await executions(temporal_env.client, f"StartTime >= '{started}' AND TaskQueue = '{task_queue}'")
-    assert {e.workflow_type for e in found} >= {"ParentWorkflow", "TerraformWorkflow"}
+    assert {e.workflow_type for e in found} >= {"ParentWorkflow", "DriftLedgerWorkflow"}
     largest = max(largest_blob(e.history) for e in found)
     assert largest < BLOB_WARN, largest
 

@@ -254,7 +254,7 @@ def test_with_an_encryption_key_no_payload_is_readable(tfo: Tfo, terraform, tmp_
     databases = b"".join(db.read_bytes() for db in sorted(state.glob("temporal.db*")))
     record_figure("encryption: payloads in history", len(seen))
     record_figure("encryption: payloads readable without the key", len(plain) + len(readable))
-    assert {e.workflow_type for e in found} >= {"ParentWorkflow", "TerraformWorkflow", "DriftLedgerWorkflow"}
+    assert {e.workflow_type for e in found} >= {"ParentWorkflow", "DriftLedgerWorkflow"}
     assert len(seen) > 20
     assert plain == [] and readable == []
     assert probe.encode() not in databases  # an output value exists only inside payloads
