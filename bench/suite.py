@@ -18,6 +18,7 @@ For each tree (shape, N):
 from __future__ import annotations
 
 import asyncio
+import compileall
 import contextlib
 import json
 import os
@@ -81,6 +82,11 @@ class BenchEnv:
             env.pop(name, None)
         if product is not None:
             env["PYTHONPATH"] = str(product.resolve())  # ahead of the editable install
+        # tfo as installed from a wheel: its modules compiled (a run must not measure
+        # compiling them, which PYTHONDONTWRITEBYTECODE would repeat at every start).
+        source = product.resolve() if product is not None else Path(__file__).resolve().parents[1]
+        for package in ("tfo", "config", "activities", "workflows", "daemon"):
+            compileall.compile_dir(source / package, quiet=1)
         tfo = str(Path(sys.executable).parent / "tfo")
         return cls(out=out, terraform=terraform, tfo=tfo, env=env)
 

@@ -40,7 +40,7 @@ Mode = Literal["plan", "apply"]
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class WorkspaceSpec(_Payload):

@@ -7,9 +7,15 @@ and tfo.daemon, so that tfo never puts a generic name into site-packages.
 
 from __future__ import annotations
 
-from importlib import metadata
 
-try:
-    __version__ = metadata.version("tfo-orchestrator")
-except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    # `__version__` reads the package metadata on first use only: importing
+    # importlib.metadata costs every tfo command tens of milliseconds.
+    if name != "__version__":
+        raise AttributeError(f"module 'tfo' has no attribute {name!r}")
+    from importlib import metadata
+
+    try:
+        return metadata.version("tfo-orchestrator")
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
