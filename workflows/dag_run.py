@@ -12,11 +12,9 @@ the outputs it consumes, and which of those only an apply will produce.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from temporalio import workflow
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from tfo.config.dag import Dag
@@ -39,12 +37,12 @@ with workflow.unsafe.imports_passed_through():
     from tfo.config.segment_models import ExternalState
     from tfo.config.source_models import PinnedSource
     from tfo.workflows import retry
-    from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, phase_failure, resolve_inputs
+    from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, resolve_inputs
     from tfo.workflows.report_log import ReportLog
     from tfo.workflows.run_report import new_report, record_outcome
-    from tfo.workflows.terraform_workflow import TerraformWorkflow, lock_workflow_id
+    from tfo.workflows.terraform_workflow import lock_holder, run_as_child
     from tfo.workflows.worker_wait import wait_for_worker
-    from tfo.workflows.workspace_phase import WorkspacePhase
+    from tfo.workflows.workspace_phase import run_inline
 
 
 class DagRun:
@@ -158,66 +156,24 @@ class DagRun:
         await self._await_worker(name)
         delay = retry.LOCK_POLL_INITIAL
         while True:
+            running = functools.partial(self.set, name, WorkspaceStatus.RUNNING, operation=phase.value)
             async with self._slots:
                 if self._file_lock:
-                    outcome, holder = await self._inline(name, phase, request)
+                    self._attempts += 1
+                    prefix = f"{name}:{self._attempts}:"
+                    outcome, holder = await run_inline(request, id_prefix=prefix, on_start=running)
                 else:
-                    outcome, holder = await self._child(name, phase, request)
+                    outcome, holder = await run_as_child(
+                        request, run_id=self.run_id, task_queue=self.req.config.task_queue, on_start=running
+                    )
             if outcome is not None:
                 return outcome
-            if holder is None:
-                holder = await workflow.execute_local_activity(
-                    "describe_lock_holder",
-                    lock_workflow_id(self.specs[name].lock_key),
-                    result_type=str,
-                    start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
-                    retry_policy=retry.BOOKKEEPING,
-                )
+            holder = holder or await lock_holder(self.specs[name].lock_key)
             if self.req.no_wait:
                 raise WorkspaceFailed(f"workspace is locked by run {holder}", ErrorType.LOCKED)
             self.set(name, WorkspaceStatus.WAITING, detail=f"waiting for lock held by run {holder}")
             await workflow.sleep(delay)
             delay = min(delay * 2, retry.LOCK_POLL_MAX)
-
-    async def _inline(
-        self, name: str, phase: Phase, request: WorkspaceRequest
-    ) -> tuple[WorkspaceOutcome | None, str | None]:
-        """The phase's activities run from this workflow; they take the file lock."""
-        self.set(name, WorkspaceStatus.RUNNING, operation=phase.value)
-        self._attempts += 1
-        try:
-            return await WorkspacePhase(request, id_prefix=f"{name}:{self._attempts}:").run(), None
-        except ActivityError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError) and cause.type == ErrorType.LOCK_HELD:
-                return None, str(cause.details[0]) if cause.details else "unknown"
-            raise phase_failure(exc) from None
-        except ApplicationError as exc:  # the phase's own verdict (a re-plan beyond approval)
-            raise WorkspaceFailed(exc.message, exc.type) from None
-
-    async def _child(
-        self, name: str, phase: Phase, request: WorkspaceRequest
-    ) -> tuple[WorkspaceOutcome | None, str | None]:
-        """The phase as a TerraformWorkflow child, whose ID is the lock; (None, None)
-        when another run's child holds it."""
-        try:
-            handle = await workflow.start_child_workflow(
-                TerraformWorkflow.run,
-                request,
-                id=lock_workflow_id(self.specs[name].lock_key),
-                task_queue=self.req.config.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-                memo={"run_id": self.run_id},
-            )
-        except WorkflowAlreadyStartedError:
-            return None, None
-        self.set(name, WorkspaceStatus.RUNNING, operation=phase.value)
-        try:
-            result: WorkspaceOutcome = await handle
-            return result, None
-        except ChildWorkflowError as exc:
-            raise phase_failure(exc) from None
 
     async def _await_worker(self, name: str) -> None:
         """A workspace on a queue other than the workflows' waits, visibly, for a worker on it."""

@@ -8,6 +8,7 @@ from git by workers that share no disk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
@@ -29,6 +30,25 @@ with workflow.unsafe.imports_passed_through():
     )
     from tfo.config.policy_models import denials
     from tfo.workflows import retry
+    from tfo.workflows.inputs import WorkspaceFailed, phase_failure
+
+# A try at a workspace's phase: its outcome, or (None, holder) if another run holds
+# the workspace's lock (holder None: not known yet).
+PhaseTry = tuple[WorkspaceOutcome | None, str | None]
+
+
+async def run_inline(req: WorkspaceRequest, *, id_prefix: str, on_start: Callable[[], None]) -> PhaseTry:
+    """The phase's activities, run from the calling workflow; they take the file lock."""
+    on_start()
+    try:
+        return await WorkspacePhase(req, id_prefix=id_prefix).run(), None
+    except ActivityError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == ErrorType.LOCK_HELD:
+            return None, str(cause.details[0]) if cause.details else "unknown"
+        raise phase_failure(exc) from None
+    except ApplicationError as exc:  # the phase's own verdict (a re-plan beyond approval)
+        raise WorkspaceFailed(exc.message, exc.type) from None
 
 
 class WorkspacePhase:
