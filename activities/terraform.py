@@ -7,19 +7,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import sys
-import time
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
 
+from tfo.activities import apply_process, plan_files, workdir, workspace_lock
 from tfo.activities import apply_sentinel as sentinel
-from tfo.activities import plan_files, workdir, workspace_lock
 from tfo.activities.baseline import fingerprint
 from tfo.activities.failures import binary_error, classify, non_retryable
 from tfo.activities.plan_summary import redact_outputs, summarize
@@ -288,8 +285,11 @@ class TerraformActivities:
                 stale.unlink(missing_ok=True)
             marker = {"plan_sha256": req.plan_sha256, "attempt": activity.info().attempt, "worker": self._worker}
             workdir.write_private(started, json.dumps(marker))
-            await self._start_apply(ws, plan_file, rc_file, log_file, req)
-        rc = await self._await_apply(ws, rc_file, started)
+            args = apply_args(plan_file=plan_file, lock_timeout=req.settings.lock_timeout)
+            await apply_process.start(
+                self._runner, self._allowed(ws), args, cwd=ws.dir, rc_file=rc_file, log_file=log_file
+            )
+        rc = await apply_process.wait(self._runner, rc_file, started, heartbeat=lambda: _heartbeat("apply", ws.name))
         log = log_file.read_text(errors="replace") if log_file.exists() else ""
         if rc != 0:
             failed = CommandResult(command="apply", returncode=rc, stdout="", stderr=log, seconds=0)
@@ -319,55 +319,3 @@ class TerraformActivities:
                 "the saved plan is stale (state changed since it was made); run tfo apply again to plan afresh",
                 ErrorType.STALE_PLAN,
             )
-
-    async def _start_apply(
-        self, ws: WorkspaceSpec, plan_file: Path, rc_file: Path, log_file: Path, req: ApplyRequest
-    ) -> None:
-        binary = self._allowed(ws)
-        args = apply_args(plan_file=plan_file, lock_timeout=req.settings.lock_timeout)
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tfo.activities.apply_sentinel",
-            str(rc_file.parent / "apply.pid"),
-            str(rc_file),
-            str(log_file),
-            binary,
-            *args,
-            cwd=ws.dir,
-            env={**self._runner.env, "PYTHONPATH": plan_files.project_path()},
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            # The sentinel outlives a dying worker, and keeps the workspace locked.
-            pass_fds=workspace_lock.inherited(),
-        )
-
-    async def _await_apply(self, ws: WorkspaceSpec, rc_file: Path, started: Path) -> int:
-        """Wait for the sentinel's exit-code file, heartbeating; SIGINT it on cancel."""
-        began = time.monotonic()
-        pid_file = rc_file.parent / "apply.pid"
-        if not await sentinel.ever_started(
-            pid_file, rc_file, started.stat().st_mtime, lambda: _heartbeat("apply", ws.name)
-        ):
-            # Retryable: the retry finds no sentinel and applies afresh.
-            raise TerraformError("the apply process did not start")
-        while not rc_file.exists():
-            try:
-                await asyncio.sleep(0.1)
-            except asyncio.CancelledError:
-                pid = sentinel.sentinel_pid(pid_file)
-                if pid is not None:
-                    await self._runner.interrupt(pid, rc_file.exists)
-                raise
-            if time.monotonic() - began >= self._runner.heartbeat_every:
-                began = time.monotonic()
-                _heartbeat("apply", ws.name)
-            if not sentinel.sentinel_alive(pid_file) and not rc_file.exists():
-                raise non_retryable(
-                    "the apply process vanished without an exit code; check the workspace state before applying again",
-                    ErrorType.APPLY_FAILED,
-                )
-        self._runner.finished("apply", time.monotonic() - began)
-        return int(rc_file.read_text().strip() or "1")
