@@ -8,6 +8,23 @@ from typing import Annotated
 
 import typer
 
+from tfo.daemon import cli_services
+from tfo.daemon.cli_options import (
+    AddressOpt,
+    ConfigArg,
+    JsonOpt,
+    LocalWorkerOpt,
+    NamespaceOpt,
+    ParallelismOpt,
+    RunIdArg,
+    StateDirOpt,
+    TlsCaOpt,
+    TlsCertOpt,
+    TlsKeyOpt,
+    WorkspacesOpt,
+    allow_config_binaries,
+    connection_settings,
+)
 from tfo.daemon.commands.graph import GraphFormat
 from tfo.daemon.help_format import TfoCommand, TfoGroup
 
@@ -19,8 +36,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-ConfigArg = Annotated[Path, typer.Argument(help="Path to infra.yaml.", show_default=False)]
 
 
 def _print_version(value: bool) -> None:
@@ -39,9 +54,6 @@ def _root(
     ] = False,
 ) -> None:
     """tfo: run Terraform workspaces as a DAG on Temporal, and detect drift as a daemon."""
-
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
 @app.command(cls=TfoCommand)
@@ -71,57 +83,6 @@ def schema() -> int:
     return run()
 
 
-AddressOpt = Annotated[
-    str | None,
-    typer.Option("--temporal-address", help="Temporal frontend host:port (client mode). Env: TFO_TEMPORAL_ADDRESS."),
-]
-NamespaceOpt = Annotated[
-    str | None, typer.Option("--namespace", help="Temporal namespace. Env: TFO_TEMPORAL_NAMESPACE.")
-]
-TlsCertOpt = Annotated[
-    Path | None, typer.Option("--tls-cert", help="mTLS client certificate. Env: TFO_TEMPORAL_TLS_CERT.")
-]
-TlsKeyOpt = Annotated[Path | None, typer.Option("--tls-key", help="mTLS client key. Env: TFO_TEMPORAL_TLS_KEY.")]
-TlsCaOpt = Annotated[Path | None, typer.Option("--tls-ca", help="Server CA certificate. Env: TFO_TEMPORAL_TLS_CA.")]
-StateDirOpt = Annotated[
-    Path | None,
-    typer.Option("--state-dir", help="tfo's state dir (default: .tfo next to the config). Env: TFO_STATE_DIR."),
-]
-WorkspacesOpt = Annotated[
-    list[str] | None, typer.Option("-w", "--workspace", help="Only these workspaces (and their dependencies).")
-]
-ParallelismOpt = Annotated[int | None, typer.Option("--parallelism", min=1, help="Workspaces run at once.")]
-LocalWorkerOpt = Annotated[bool, typer.Option("--local-worker", help="In client mode, also run a worker here.")]
-RunIdArg = Annotated[str, typer.Argument(help="The run ID that plan/apply printed.", show_default=False)]
-AllowBinaryOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--allow-binary",
-        help="Also let this worker run this terraform/tofu binary (repeatable). Env: TFO_ALLOWED_BINARIES.",
-    ),
-]
-
-
-def _allow_config_binaries(config: Path) -> None:
-    """An in-process worker runs the binaries of the config it was started with, and no
-    binary a workflow payload names on its own (activities.binary_policy)."""
-    from tfo.activities.binary_policy import allow_config
-
-    allow_config(config)
-
-
-def _allow_binaries(binaries: list[str] | None) -> None:
-    from tfo.activities.binary_policy import allow_binaries
-
-    allow_binaries(binaries or [], base=Path.cwd())
-
-
-def _conn(address: str | None, namespace: str | None, cert: Path | None, key: Path | None, ca: Path | None):
-    from tfo.daemon.connection import ConnectionSettings
-
-    return ConnectionSettings.from_options(address=address, namespace=namespace, tls_cert=cert, tls_key=key, tls_ca=ca)
-
-
 @app.command(cls=TfoCommand)
 def plan(
     config: ConfigArg,
@@ -140,7 +101,7 @@ def plan(
     """Plan the DAG. Exit 0: no changes; 2: changes; 1: something failed."""
     from tfo.daemon.commands.run import RunOptions, run_command
 
-    _allow_config_binaries(config)
+    allow_config_binaries(config)
 
     opts = RunOptions(
         mode="plan",
@@ -151,7 +112,7 @@ def plan(
         state_dir=state_dir,
         local_worker=local_worker,
     )
-    return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
+    return run_command(config, connection_settings(address, namespace, tls_cert, tls_key, tls_ca), opts)
 
 
 @app.command(cls=TfoCommand)
@@ -173,7 +134,7 @@ def apply(
     """Plan, wait for approval, then apply in DAG order. Exit 0 on success, 1 otherwise."""
     from tfo.daemon.commands.run import RunOptions, run_command
 
-    _allow_config_binaries(config)
+    allow_config_binaries(config)
 
     opts = RunOptions(
         mode="apply",
@@ -185,7 +146,7 @@ def apply(
         state_dir=state_dir,
         local_worker=local_worker,
     )
-    return run_command(config, _conn(address, namespace, tls_cert, tls_key, tls_ca), opts)
+    return run_command(config, connection_settings(address, namespace, tls_cert, tls_key, tls_ca), opts)
 
 
 @app.command(cls=TfoCommand)
@@ -202,7 +163,9 @@ def status(
     """Show a run's per-workspace status."""
     from tfo.daemon.commands.status import status as run
 
-    return run(run_id, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir, as_json=as_json)
+    return run(
+        run_id, connection_settings(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir, as_json=as_json
+    )
 
 
 @app.command("runs", cls=TfoCommand)
@@ -220,7 +183,7 @@ def runs_(
     """List recent runs."""
     from tfo.daemon.commands.runs_list import list_runs
 
-    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    conn = connection_settings(address, namespace, tls_cert, tls_key, tls_ca)
     return list_runs(config, conn, state_dir=state_dir, limit=limit, as_json=as_json)
 
 
@@ -241,7 +204,7 @@ def approve(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Approve an apply waiting at its gate."""
-    return _decide(run_id, True, "", state_dir, _conn(address, namespace, tls_cert, tls_key, tls_ca))
+    return _decide(run_id, True, "", state_dir, connection_settings(address, namespace, tls_cert, tls_key, tls_ca))
 
 
 @app.command(cls=TfoCommand)
@@ -256,7 +219,7 @@ def reject(
     tls_ca: TlsCaOpt = None,
 ) -> int:
     """Reject an apply waiting at its gate; nothing is applied."""
-    return _decide(run_id, False, reason, state_dir, _conn(address, namespace, tls_cert, tls_key, tls_ca))
+    return _decide(run_id, False, reason, state_dir, connection_settings(address, namespace, tls_cert, tls_key, tls_ca))
 
 
 @app.command(cls=TfoCommand)
@@ -272,7 +235,7 @@ def cancel(
     """Cancel a run: running terraform gets SIGINT, dependents are not started."""
     from tfo.daemon.commands.cancel import cancel as run
 
-    return run(run_id, _conn(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir)
+    return run(run_id, connection_settings(address, namespace, tls_cert, tls_key, tls_ca), state_dir=state_dir)
 
 
 @app.command(cls=TfoCommand)
@@ -289,92 +252,12 @@ def resume(
     """Resume an interrupted run (embedded mode runs its workers here) and follow it."""
     from tfo.daemon.commands.resume import resume as run
 
-    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    conn = connection_settings(address, namespace, tls_cert, tls_key, tls_ca)
     return run(run_id, conn, state_dir=state_dir, as_json=as_json)
 
 
-@app.command(cls=TfoCommand)
-def worker(
-    task_queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--task-queue",
-            help="Serve only this queue's terraform (repeatable). Without it: the workflow queue, in full.",
-        ),
-    ] = None,
-    default_queue: Annotated[str, typer.Option("--default-queue", help="The workflow queue.")] = "tfo",
-    identity: Annotated[
-        str | None, typer.Option("--identity", help="This worker's name in run reports (default: pid@host).")
-    ] = None,
-    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics, /healthz, /readyz.")] = 9464,
-    metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics server binds.")] = "0.0.0.0",
-    work_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--work-dir",
-            envvar="TFO_WORK_DIR",
-            help="This worker's own dir for git checkouts, saved plans and the plugin cache "
-            "(cluster mode: no shared volume). Env: TFO_WORK_DIR.",
-        ),
-    ] = None,
-    allow_binary: AllowBinaryOpt = None,
-    address: AddressOpt = None,
-    namespace: NamespaceOpt = None,
-    tls_cert: TlsCertOpt = None,
-    tls_key: TlsKeyOpt = None,
-    tls_ca: TlsCaOpt = None,
-) -> int:
-    """Run a worker against a Temporal server: for scale-out, or per account with --task-queue."""
-    from tfo.daemon.commands.worker import worker as run
-
-    _allow_binaries(allow_binary)
-
-    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
-    return run(
-        conn,
-        queues=task_queue or [],
-        default_queue=default_queue,
-        identity=identity,
-        metrics_port=metrics_port,
-        metrics_host=metrics_host,
-        work_dir=work_dir,
-    )
-
-
-@app.command("daemon", cls=TfoCommand)
-def daemon_(
-    config: ConfigArg,
-    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics, /healthz, /readyz.")] = 9464,
-    metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics server binds.")] = "0.0.0.0",
-    sdk_metrics_port: Annotated[
-        int | None, typer.Option("--sdk-metrics-port", help="Also export the Temporal SDK's worker metrics here.")
-    ] = None,
-    task_queue: Annotated[list[str] | None, typer.Option("--task-queue", help="Extra queue(s) to serve.")] = None,
-    ui_url: Annotated[str | None, typer.Option("--ui-url", help="Temporal UI base URL for alert links.")] = None,
-    allow_binary: AllowBinaryOpt = None,
-    state_dir: StateDirOpt = None,
-    address: AddressOpt = None,
-    namespace: NamespaceOpt = None,
-    tls_cert: TlsCertOpt = None,
-    tls_key: TlsKeyOpt = None,
-    tls_ca: TlsCaOpt = None,
-) -> int:
-    """Run workers, drift schedules, metrics and alerts until SIGTERM."""
-    from tfo.daemon.commands.daemon import daemon as run
-
-    _allow_config_binaries(config)
-    _allow_binaries(allow_binary)
-
-    return run(
-        config,
-        _conn(address, namespace, tls_cert, tls_key, tls_ca),
-        metrics_port=metrics_port,
-        metrics_host=metrics_host,
-        sdk_metrics_port=sdk_metrics_port,
-        state_dir=state_dir,
-        queues=task_queue or [],
-        ui_url=ui_url,
-    )
+app.command(cls=TfoCommand)(cli_services.worker)
+app.command("daemon", cls=TfoCommand)(cli_services.daemon_)
 
 
 @app.command(cls=TfoCommand)
@@ -392,7 +275,7 @@ def show(
     """Show a run's planned changes: terraform's saved plan while it exists, else the run's diff."""
     from tfo.daemon.commands.show import show as run
 
-    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    conn = connection_settings(address, namespace, tls_cert, tls_key, tls_ca)
     return run(run_id, conn, workspaces=workspace or [], state_dir=state_dir, as_json=as_json)
 
 
@@ -412,7 +295,7 @@ def drift(
     """Show the latest drift report of each workspace, or with --history its transitions."""
     from tfo.daemon.commands.drift import drift as run
 
-    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    conn = connection_settings(address, namespace, tls_cert, tls_key, tls_ca)
     return run(config, conn, state_dir=state_dir, as_json=as_json, history=history, workspaces=workspace)
 
 
@@ -443,64 +326,9 @@ def schedules_(
 
     if action in (ScheduleAction.TRIGGER, ScheduleAction.PAUSE, ScheduleAction.UNPAUSE) and not name:
         raise RunError(f"tfo schedules {action.value} needs a schedule NAME")
-    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
+    conn = connection_settings(address, namespace, tls_cert, tls_key, tls_ca)
     return run(action.value, config, conn, name=name, state_dir=state_dir, as_json=as_json)
 
 
-@app.command("codec-server", cls=TfoCommand)
-def codec_server_(
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8081,
-    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
-    origin: Annotated[
-        str, typer.Option("--origin", help="The Temporal UI origin allowed to call it (CORS).")
-    ] = "http://localhost:8233",
-) -> int:
-    """Serve /decode and /encode so the Temporal UI can show encrypted payloads."""
-    from tfo.daemon.commands.codec_server import codec_server
-
-    return codec_server(host=host, port=port, origin=origin)
-
-
-@app.command("mcp", cls=TfoCommand)
-def mcp_(
-    config_root: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--config-root",
-            help="A directory agents may use configs from (repeatable; default: the current directory).",
-        ),
-    ] = None,
-    allow_apply: Annotated[
-        bool,
-        typer.Option("--allow-apply", help="Let agents request applies; each still waits for `tfo approve`."),
-    ] = False,
-    state_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--state-dir", help="tfo's state dir (default: .tfo under the first config root). Env: TFO_STATE_DIR."
-        ),
-    ] = None,
-    max_inline_workspaces: Annotated[
-        int, typer.Option("--max-inline-workspaces", min=1, help="The most workspaces an inline config may have.")
-    ] = 50,
-    max_inline_bytes: Annotated[
-        int, typer.Option("--max-inline-bytes", min=1, help="The largest inline config accepted, in bytes.")
-    ] = 64 * 1024,
-    address: AddressOpt = None,
-    namespace: NamespaceOpt = None,
-    tls_cert: TlsCertOpt = None,
-    tls_key: TlsKeyOpt = None,
-    tls_ca: TlsCaOpt = None,
-) -> int:
-    """Serve tfo to AI agents over MCP (stdio): list, plan, status, drift; applies need a human."""
-    from tfo.daemon.commands.mcp import mcp as run
-
-    conn = _conn(address, namespace, tls_cert, tls_key, tls_ca)
-    return run(
-        config_root or [Path.cwd()],
-        conn,
-        allow_apply=allow_apply,
-        state_dir=state_dir,
-        max_inline_workspaces=max_inline_workspaces,
-        max_inline_bytes=max_inline_bytes,
-    )
+app.command("codec-server", cls=TfoCommand)(cli_services.codec_server_)
+app.command("mcp", cls=TfoCommand)(cli_services.mcp_)

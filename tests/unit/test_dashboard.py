@@ -20,7 +20,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-import tfo.daemon.cli
+import tfo.daemon.cli_services
 from tfo.config.drift_models import DriftReport, DriftStatus, Histogram, WorkspaceDrift
 from tfo.config.payloads import ChangeCounts, ResourceChange
 from tfo.daemon.metrics import DriftCollector, MetricsServer, terraform_histogram
@@ -229,7 +229,7 @@ def test_dashboard_structure() -> None:
 
 
 def _metrics_port_default() -> int:
-    default = inspect.signature(tfo.daemon.cli.daemon_).parameters["metrics_port"].default
+    default = inspect.signature(tfo.daemon.cli_services.daemon_).parameters["metrics_port"].default
     assert isinstance(default, int)
     return default
 

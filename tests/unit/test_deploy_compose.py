@@ -28,7 +28,7 @@ import yaml
 from tests.unit.yaml_text import without_top_level_keys
 from tfo.config.loader import load_config
 from tfo.config.model import InfraConfig
-from tfo.daemon import cli
+from tfo.daemon import cli, cli_services
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -49,7 +49,7 @@ SECRET_NAME = re.compile(r"PASSWORD|PWD|SECRET|TOKEN|API_KEY|CREDENTIAL", re.IGN
 
 
 def daemon_metrics_port() -> int:
-    return int(inspect.signature(cli.daemon_).parameters["metrics_port"].default)
+    return int(inspect.signature(cli_services.daemon_).parameters["metrics_port"].default)
 
 
 def compose_binary() -> Path:

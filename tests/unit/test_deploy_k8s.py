@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry
 from tests.unit.yaml_text import without_top_level_keys
 from tfo.config.loader import LoadedConfig, load_config
 from tfo.config.model import InfraConfig
-from tfo.daemon import cli
+from tfo.daemon import cli, cli_services
 from tfo.daemon.metrics import MetricsServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -251,11 +251,11 @@ def parse_tfo(argv: list[str]) -> tuple[str, dict[str, Any]]:
 
 
 def daemon_metrics_port() -> int:
-    return int(inspect.signature(cli.daemon_).parameters["metrics_port"].default)
+    return int(inspect.signature(cli_services.daemon_).parameters["metrics_port"].default)
 
 
 def worker_metrics_port() -> int | None:
-    parameter = inspect.signature(cli.worker).parameters.get("metrics_port")
+    parameter = inspect.signature(cli_services.worker).parameters.get("metrics_port")
     return None if parameter is None else int(parameter.default)
 
 
