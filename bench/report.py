@@ -22,6 +22,10 @@ TARGETS = {
     "overhead_ratio": 1.10,
     "per_workspace_overhead_ms": 30.0,
     "scale_worker_rss_mb": 250.0,
+    # Against make doing only tfo's own terraform work (b'), issue 19.
+    "lean_embedded_ratio": 1.10,
+    "lean_daemon_ratio": 1.05,
+    "lean_daemon_ms_per_ws": 15.0,
 }
 
 
@@ -197,7 +201,31 @@ def _headline_rows(head: dict[str, Any], tree: dict[str, Any] | None) -> list[st
         f"| per-workspace overhead with a running daemon: (tfo - make) / N ({head['tree']}) "
         f"| ≤ {TARGETS['per_workspace_overhead_ms']:.0f} ms | {overhead:.1f} ms "
         f"| {'yes' if overhead <= TARGETS['per_workspace_overhead_ms'] else 'no'} |",
+        *_lean_rows(head, tree),
     ]
+
+
+def _lean_rows(head: dict[str, Any], tree: dict[str, Any] | None) -> list[str]:
+    """The targets against make doing only tfo's own terraform work (b')."""
+    figures = tree["figures"] if tree else {}
+    if "embedded_over_make_lean" not in figures:
+        return []
+    embedded = figures["embedded_over_make_lean"]["median"]
+    rows = [
+        f"| tfo plan embedded / make doing only tfo's terraform work (b'), {head['tree']}, CLI start-up included "
+        f"| ≤ {TARGETS['lean_embedded_ratio']:.2f} | {embedded:.3f} "
+        f"| {'yes' if embedded <= TARGETS['lean_embedded_ratio'] else 'no'} |"
+    ]
+    if "daemon_over_make_lean" in figures:
+        ratio = figures["daemon_over_make_lean"]["median"]
+        per_ws = figures["daemon_overhead_ms_per_ws_vs_lean"]["median"]
+        met = ratio <= TARGETS["lean_daemon_ratio"] and per_ws <= TARGETS["lean_daemon_ms_per_ws"]
+        rows.append(
+            f"| tfo plan against a daemon / (b'), {head['tree']}, CLI start-up included "
+            f"| ≤ {TARGETS['lean_daemon_ratio']:.2f} and ≤ {TARGETS['lean_daemon_ms_per_ws']:.0f} ms per workspace "
+            f"| {ratio:.3f}, {per_ws:.1f} ms | {'yes' if met else 'no'} |"
+        )
+    return rows
 
 
 def render(results: dict[str, Any], *, quick: bool = False) -> str:
