@@ -66,6 +66,8 @@ async def held(
 ) -> AsyncIterator[None]:
     """Hold the workspace's lock for the body; raise `LockHeld` if another run has it."""
     path = lock_path(directory)
+    if not Path(directory).is_dir():
+        raise ApplicationError(f"dir {directory} does not exist", type=ErrorType.CONFIG, non_retryable=True)
     try:
         path.parent.mkdir(exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

@@ -28,7 +28,7 @@ class HistoryStats:
     largest_parent_payload: int
     parent_seconds: float  # first event to the close event: the run as the server saw it
     history_bytes: int  # the parent's whole history, serialized
-    init_skipped: int = 0  # children whose plan activity skipped `terraform init`
+    init_skipped: int = 0  # plan activities (of the run or its children) that skipped `terraform init`
 
     @property
     def total_events(self) -> int:
@@ -80,7 +80,9 @@ async def run_stats(client: Client, run_id: str, *, with_children: bool = True) 
     events = list(history.events)
     largest_parent = max((size for event in events for size in payload_sizes(event)), default=0)
     largest = largest_parent
-    child_events = children = init_skipped = 0
+    child_events = children = 0
+    # Workspaces in local dirs run their plan activities in the run itself (0.5).
+    init_skipped = sum(_skipped_init(e) for e in events)
     if with_children:
         for event in events:
             if not event.HasField("child_workflow_execution_started_event_attributes"):

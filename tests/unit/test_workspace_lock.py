@@ -80,3 +80,11 @@ async def test_a_lock_that_cannot_be_created_is_one_clear_error(tmp_path: Path) 
             pass
     assert failed.value.type == ErrorType.CONFIG and failed.value.non_retryable
     assert failed.value.message.startswith(f"cannot create the workspace lock {tmp_path}/.terraform/tfo.lock: ")
+
+
+async def test_a_missing_dir_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ApplicationError) as failed:
+        async with hold(tmp_path / "gone", "tfo-plan-a"):
+            pass
+    assert failed.value.type == ErrorType.CONFIG
+    assert failed.value.message == f"dir {tmp_path / 'gone'} does not exist"
