@@ -22,7 +22,7 @@ CONFIG_PAGE_BYTES = 160 * 1024
 class ConfigPages(BaseModel):
     """Where a run's workspace specs and selection are stored, and how to check them."""
 
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
     blob: str
     sha256: str

@@ -47,7 +47,7 @@ from tfo.config.source_models import GitSource, PinnedSource
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class WorkspaceSpec(_Payload):

@@ -28,7 +28,7 @@ MAX_IGNORED = 50
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 _DEFAULTS: dict[type, dict[str, Any]] = {}

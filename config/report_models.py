@@ -25,7 +25,7 @@ Mode = Literal["plan", "apply"]
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class WorkspaceStatus(StrEnum):

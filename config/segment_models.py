@@ -29,7 +29,7 @@ EXTERNAL_VALUE_BYTES = 48 * 1024
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", defer_build=True)
+    model_config = ConfigDict(extra="ignore")
 
 
 class ExternalState(_Payload):

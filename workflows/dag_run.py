@@ -117,7 +117,7 @@ class DagRun:
             if phase == Phase.APPLY and not self._needs_apply_phase(name, inputs):
                 self.set(name, WorkspaceStatus.SUCCEEDED)
                 return
-            outcome = await self._run_child(name, phase, inputs)
+            outcome = await self._run_phase(name, phase, inputs)
         except WorkspaceFailed as exc:
             if exc.kind == CANCELLED:
                 self.set(name, WorkspaceStatus.CANCELLED)
@@ -151,7 +151,9 @@ class DagRun:
         plan = self.plans[name]
         return plan.summary.has_changes and Operation.APPLY in self.specs[name].operations
 
-    async def _run_child(self, name: str, phase: Phase, inputs: dict[str, InputValue]) -> WorkspaceOutcome:
+    async def _run_phase(self, name: str, phase: Phase, inputs: dict[str, InputValue]) -> WorkspaceOutcome:
+        """The workspace's phase, once it holds the workspace's lock (waiting, or failing
+        under --no-wait, while another run holds it)."""
         request = self._request(name, phase, inputs)
         await self._await_worker(name)
         delay = retry.LOCK_POLL_INITIAL
