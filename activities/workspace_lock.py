@@ -64,7 +64,7 @@ def read_holder(directory: str) -> dict[str, str]:
 async def held(
     directory: str, *, run_id: str, workspace: str, attempt: int, heartbeat: Callable[[], None]
 ) -> AsyncIterator[None]:
-    """Hold the workspace's lock for the body; raise `LockHeld` if another run has it."""
+    """Hold the workspace's lock for the body; a `WorkspaceLockHeld` error if another run has it."""
     path = lock_path(directory)
     if not Path(directory).is_dir():
         raise ApplicationError(f"dir {directory} does not exist", type=ErrorType.CONFIG, non_retryable=True)

@@ -109,12 +109,15 @@ def one_line(record: logging.LogRecord, *, show_activity_failures: bool) -> str 
 def _activity_failure(record: logging.LogRecord, exc: BaseException | None, *, show: bool) -> str | None:
     from temporalio.exceptions import ApplicationError
 
+    from tfo.config.errors import ErrorType
+
     info = getattr(record, "temporal_activity", None) or {}
     what = f"{info.get('activity_type', 'activity')} ({_where(info)})"
     if isinstance(exc, ApplicationError):
         # An error tfo classified: the run's report carries it. A retryable one is
         # retried (a lock held elsewhere, a network error): only its last word counts.
-        if not show or not exc.non_retryable:
+        # A workspace lock held by another run is waited for, and shown as waiting.
+        if not show or not exc.non_retryable or exc.type == ErrorType.LOCK_HELD:
             return None
         return f"{what} failed: {_first_line(exc.message)}"[:_MAX_LINE]
     name = type(exc).__name__ if exc is not None else "error"
