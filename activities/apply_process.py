@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tfo.activities import apply_sentinel as sentinel
-from tfo.activities import plan_files, workspace_lock
+from tfo.activities import plan_files
 from tfo.activities.failures import non_retryable
-from tfo.activities.runner import TerraformRunner
+from tfo.activities.runner import TerraformRunner, inherited_fds
 from tfo.config.errors import ErrorType, TerraformError
 
 
@@ -39,7 +39,7 @@ async def start(
         stderr=asyncio.subprocess.DEVNULL,
         start_new_session=True,
         # The sentinel outlives a dying worker, and keeps the workspace locked.
-        pass_fds=workspace_lock.inherited(),
+        pass_fds=inherited_fds(),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
@@ -79,3 +80,9 @@ def binary_error(exc: TerraformError, *, workspace: str | None = None) -> Applic
 
 def non_retryable(message: str, kind: str) -> ApplicationError:
     return ApplicationError(message, type=kind, non_retryable=True)
+
+
+def require_dir(directory: str) -> None:
+    """A workspace dir that is not there fails its workspace with one line."""
+    if not Path(directory).is_dir():
+        raise non_retryable(f"dir {directory} does not exist", ErrorType.CONFIG)

@@ -17,16 +17,34 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from tfo.activities import workspace_lock
 from tfo.activities.binary_policy import check_binary
 
 MAX_CAPTURE = 64 * 1024
 _DATA_COMMANDS = ("show", "output")
+
+# Descriptors that the terraform processes of the current activity inherit: the
+# workspace's lock (workspace_lock), which they then hold as long as they run.
+_inherited: ContextVar[tuple[int, ...]] = ContextVar("tfo_inherited_fds", default=())
+
+
+def inherited_fds() -> tuple[int, ...]:
+    return _inherited.get()
+
+
+@contextlib.contextmanager
+def inheriting(fd: int) -> Iterator[None]:
+    """Within the block, every terraform process the current task starts inherits `fd`."""
+    token = _inherited.set((*_inherited.get(), fd))
+    try:
+        yield
+    finally:
+        _inherited.reset(token)
 
 
 @dataclass(frozen=True)
@@ -153,7 +171,7 @@ class TerraformRunner:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
             # terraform holds the workspace's lock with the activity (workspace_lock).
-            pass_fds=workspace_lock.inherited(),
+            pass_fds=inherited_fds(),
         )
         communicate = asyncio.ensure_future(proc.communicate())
         try:

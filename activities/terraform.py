@@ -18,7 +18,7 @@ from temporalio import activity
 from tfo.activities import apply_process, plan_files, workdir, workspace_lock
 from tfo.activities import apply_sentinel as sentinel
 from tfo.activities.baseline import fingerprint
-from tfo.activities.failures import binary_error, classify, non_retryable
+from tfo.activities.failures import binary_error, classify, non_retryable, require_dir
 from tfo.activities.plan_summary import redact_outputs, summarize
 from tfo.activities.policy_check import check_plan
 from tfo.activities.runner import (
@@ -50,6 +50,11 @@ from tfo.config.payloads import (
 
 def _heartbeat(step: str, workspace: str) -> None:
     activity.heartbeat({"workspace": workspace, "step": step})
+
+
+def _attempt() -> int:
+    """This activity's attempt (1 when called outside an activity, as tests do)."""
+    return activity.info().attempt if activity.in_activity() else 1
 
 
 class TerraformActivities:
@@ -142,22 +147,20 @@ class TerraformActivities:
         """The workspace's file lock, when the run locks by file (see workspace_lock)."""
         if not file_lock:
             return contextlib.nullcontext()
-        attempt = activity.info().attempt if activity.in_activity() else 1
         return workspace_lock.held(
-            ws.dir, run_id=run_id, workspace=ws.name, attempt=attempt, heartbeat=lambda: _heartbeat("lock", ws.name)
+            ws.dir, run_id=run_id, workspace=ws.name, attempt=_attempt(), heartbeat=lambda: _heartbeat("lock", ws.name)
         )
 
     async def _plan(self, req: PlanRequest) -> PlanResult:
         ws = req.workspace
-        if not Path(ws.dir).is_dir():
-            raise non_retryable(f"dir {ws.dir} does not exist", ErrorType.CONFIG)
+        require_dir(ws.dir)
         self._allowed(ws)
         run_dir = workdir.run_dir(req.state_dir, req.run_id, ws.name)
         plan_file = workdir.plan_path(req.state_dir, req.run_id, ws.name)
         # Each attempt writes in a dir of its own: an attempt that timed out (a starved
         # worker missing heartbeats) and is still being stopped must not delete the var
         # file or the plan of the retry that runs beside it.
-        scratch = workdir.attempt_dir(run_dir, activity.info().attempt if activity.in_activity() else 1)
+        scratch = workdir.attempt_dir(run_dir, _attempt())
         var_file = scratch / VAR_FILE_NAME
         draft = scratch / plan_file.name
         workdir.private_dirs(Path(req.state_dir), scratch)

@@ -8,11 +8,12 @@ anything there. It costs one system call, where a lock workflow costs a Temporal
 execution per workspace and phase (BENCHMARKS.md).
 
 - The terraform processes the activity starts inherit the lock's file descriptor
-  (see `inherited`), so a worker that dies leaves the lock held until its terraform
-  has ended: no other run starts terraform beside an orphaned plan or apply.
+  (`runner.inheriting`), so a worker that dies leaves the lock held until its
+  terraform has ended: no other run starts terraform beside an orphaned plan or apply.
 - The file names its holder (run, workspace, attempt). A run that finds the lock held
-  by another run gets `LockHeld` at once, naming that run: the workflow shows
-  "waiting for lock held by run X" and tries again later, or fails with `--no-wait`.
+  by another run gets a `WorkspaceLockHeld` error at once, naming that run: the
+  workflow shows "waiting for lock held by run X" and tries again later, or fails
+  with `--no-wait`.
   A retry of the same run's workspace (its earlier attempt's terraform still
   running) waits here for it instead.
 - The kernel drops a `flock` with the last process holding it: a lock never outlives
@@ -28,23 +29,17 @@ import json
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
-from contextvars import ContextVar
 from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
+from tfo.activities.failures import non_retryable, require_dir
+from tfo.activities.runner import inheriting
 from tfo.config.errors import ErrorType
 
 LOCK_FILE = Path(".terraform") / "tfo.lock"
 # How often a retry polls for its own earlier attempt's lock, heartbeating.
 OWN_ATTEMPT_POLL = 0.5
-
-_held: ContextVar[tuple[int, ...]] = ContextVar("tfo_workspace_lock_fds", default=())
-
-
-def inherited() -> tuple[int, ...]:
-    """The lock descriptors the current activity holds, to pass to its subprocesses."""
-    return _held.get()
 
 
 def lock_path(directory: str) -> Path:
@@ -66,24 +61,21 @@ async def held(
 ) -> AsyncIterator[None]:
     """Hold the workspace's lock for the body; a `WorkspaceLockHeld` error if another run has it."""
     path = lock_path(directory)
-    if not Path(directory).is_dir():
-        raise ApplicationError(f"dir {directory} does not exist", type=ErrorType.CONFIG, non_retryable=True)
+    require_dir(directory)
     try:
         path.parent.mkdir(exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        message = f"cannot create the workspace lock {path}: {exc.strerror}"
-        raise ApplicationError(message, type=ErrorType.CONFIG, non_retryable=True) from None
+        raise non_retryable(f"cannot create the workspace lock {path}: {exc.strerror}", ErrorType.CONFIG) from None
     try:
         await _acquire(fd, directory, run_id=run_id, workspace=workspace, heartbeat=heartbeat)
         me = {"run_id": run_id, "workspace": workspace, "attempt": attempt, "host": socket.gethostname()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
-        token = _held.set((*_held.get(), fd))
         try:
-            yield
+            with inheriting(fd):
+                yield
         finally:
-            _held.reset(token)
             # Still holding it: a reader that finds the file empty knows it was just freed.
             os.ftruncate(fd, 0)
     finally:

@@ -10,6 +10,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from tfo.activities import workspace_lock
+from tfo.activities.runner import inherited_fds
 from tfo.config.errors import ErrorType
 
 
@@ -62,9 +63,9 @@ async def test_terraform_started_under_the_lock_keeps_it_after_the_worker_lets_g
     """A worker that dies leaves its terraform running: the lock stays until that ends."""
     async with hold(tmp_path, "tfo-apply-a"):
         orphan = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", "import time; time.sleep(1.5)", pass_fds=workspace_lock.inherited()
+            sys.executable, "-c", "import time; time.sleep(1.5)", pass_fds=inherited_fds()
         )
-    assert workspace_lock.inherited() == ()
+    assert inherited_fds() == ()
     with pytest.raises(ApplicationError, match="locked by run"):
         async with hold(tmp_path, "tfo-plan-b"):
             pass
