@@ -41,12 +41,9 @@ def build_id() -> str:
     which takes 0.2-1 s at each worker start (BENCHMARKS.md). tfo does not use
     worker versioning, so the ID only labels the workers.
     """
-    from importlib import metadata
+    from tfo import UNKNOWN_VERSION, __version__
 
-    try:
-        return f"tfo-{metadata.version('tfo-orchestrator')}"
-    except metadata.PackageNotFoundError:
-        return "tfo-dev"
+    return "tfo-dev" if __version__ == UNKNOWN_VERSION else f"tfo-{__version__}"
 
 
 def build_workers(

@@ -7,6 +7,9 @@ and tfo.daemon, so that tfo never puts a generic name into site-packages.
 
 from __future__ import annotations
 
+# `__version__` of a source tree that was never installed.
+UNKNOWN_VERSION = "0+unknown"
+
 
 def __getattr__(name: str) -> str:
     # `__version__` reads the package metadata on first use only: importing
@@ -17,5 +20,5 @@ def __getattr__(name: str) -> str:
 
     try:
         return metadata.version("tfo-orchestrator")
-    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+    except metadata.PackageNotFoundError:
+        return UNKNOWN_VERSION
