@@ -125,10 +125,12 @@ def _activity_failure(record: logging.LogRecord, exc: BaseException | None, *, s
 
 
 def _where(info: dict[str, str]) -> str:
-    """The workspace and run: inline phases name their activities WORKSPACE:N:M."""
+    """The workspace and run of an inline phase's activity (workflows.activity_ids), else the run."""
+    from tfo.workflows import activity_ids
+
     run = info.get("workflow_id", "?")
-    parts = str(info.get("activity_id", "")).rsplit(":", 2)
-    return f"{parts[0]} in {run}" if len(parts) == 3 else run
+    inline = activity_ids.parse(str(info.get("activity_id", "")))
+    return f"{inline[0]} in {run}" if inline else run
 
 
 def _first_line(text: str) -> str:

@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from tfo.config.policy_models import denial_text, denials
     from tfo.config.segment_models import ExternalState
     from tfo.config.source_models import PinnedSource
-    from tfo.workflows import retry
+    from tfo.workflows import activity_ids, retry
     from tfo.workflows.inputs import CANCELLED, WorkspaceFailed, resolve_inputs
     from tfo.workflows.report_log import ReportLog
     from tfo.workflows.run_report import new_report, record_outcome
@@ -162,7 +162,7 @@ class DagRun:
             async with self._slots:
                 if self._file_lock:
                     self._attempts += 1
-                    prefix = f"{name}:{self._attempts}:"
+                    prefix = activity_ids.phase_prefix(name, self._attempts)
                     outcome, holder = await run_inline(request, id_prefix=prefix, on_start=running)
                 else:
                     outcome, holder = await run_as_child(

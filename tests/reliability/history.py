@@ -10,6 +10,8 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.client import WorkflowHistory
 
+from tfo.workflows import activity_ids
+
 # Temporal warns at these limits (history.historyCountLimitWarn, limit.blobSize.warn).
 EVENTS_WARN = 10_240
 BLOB_WARN = 256 * 1024
@@ -89,16 +91,16 @@ def activity_attempts(history: WorkflowHistory) -> dict[str, list[int]]:
 
 
 def phase_attempts(history: WorkflowHistory, workspace: str) -> list[dict[str, list[int]]]:
-    """Per phase of `workspace` run inline (activity IDs WORKSPACE:N:M), oldest first:
+    """Per phase try of `workspace` run inline (workflows.activity_ids), oldest first:
     activity type -> the attempt that completed each activity of that type."""
     scheduled: dict[int, tuple[str, str]] = {}
     phases: dict[str, dict[str, list[int]]] = {}
     for event in history.events:
         if event.HasField("activity_task_scheduled_event_attributes"):
             attrs = event.activity_task_scheduled_event_attributes
-            owner = attrs.activity_id.rpartition(":")[0]
-            if owner.rsplit(":", 1)[0] == workspace:
-                scheduled[event.event_id] = (owner, attrs.activity_type.name)
+            inline = activity_ids.parse(attrs.activity_id)
+            if inline is not None and inline[0] == workspace:
+                scheduled[event.event_id] = (inline[1], attrs.activity_type.name)
         elif event.HasField("activity_task_started_event_attributes"):
             started = event.activity_task_started_event_attributes
             if started.scheduled_event_id in scheduled:
