@@ -45,7 +45,6 @@ def _check_urls(urls: list[str], doc: YamlDocument, source: str) -> None:
     import apprise  # about 100 ms: only for configs that send alerts
 
     for i, url in enumerate(urls):
-        line = doc.line_of(("alerts", "urls", i))
         try:
             expanded = expand_env(url, dict(os.environ))
         except KeyError:
@@ -60,4 +59,5 @@ def _check_urls(urls: list[str], doc: YamlDocument, source: str) -> None:
                 shown = url.split("://", 1)[0] + "://..."
             else:
                 shown = "(no scheme://)"  # the whole text may be a pasted token
+            line = doc.line_of(("alerts", "urls", i))
             raise ConfigError(f"alerts.urls[{i}]: apprise cannot use URL {shown!r}", path=source, line=line)

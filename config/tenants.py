@@ -28,11 +28,11 @@ def check_tenants(config: InfraConfig, doc: YamlDocument, source: str) -> None:
             )
         tenant_index[tenant.name] = i
         for j, ws in enumerate(tenant.workspaces):
-            line = doc.line_of(("tenants", i, "workspaces", j))
+            loc = ("tenants", i, "workspaces", j)
             if ws not in names:
                 hint = difflib.get_close_matches(ws, names, n=1)
                 extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise ConfigError(f"{where}: unknown workspace {ws!r}{extra}", path=source, line=line)
+                raise ConfigError(f"{where}: unknown workspace {ws!r}{extra}", path=source, line=doc.line_of(loc))
             if ws in owner:
                 other = owner[ws]
                 detail = (
@@ -40,7 +40,7 @@ def check_tenants(config: InfraConfig, doc: YamlDocument, source: str) -> None:
                     if other == tenant.name
                     else f"workspace {ws!r} is already in tenant {other!r} (a workspace belongs to one tenant)"
                 )
-                raise ConfigError(f"{where}: {detail}", path=source, line=line)
+                raise ConfigError(f"{where}: {detail}", path=source, line=doc.line_of(loc))
             owner[ws] = tenant.name
 
 
