@@ -4,6 +4,7 @@ its result to the config's drift ledger shards."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -48,15 +49,22 @@ async def cleanup(req: RunRequest, queues_used: set[str], planners: set[str], *,
 
 
 async def record_drift(
-    req: RunRequest, specs: dict[str, WorkspaceSpec], report: RunReport, *, counted: bool = True, primary: bool = True
+    req: RunRequest,
+    specs: dict[str, WorkspaceSpec],
+    report: RunReport,
+    *,
+    counted: bool = True,
+    primary: bool = True,
+    names: Iterable[str] | None = None,
 ) -> None:
     """Hand the result to the config's drift ledger (durable drift state and alerts), in bounded parts.
 
     A segment of a big run records its workspaces uncounted; the run's ParentWorkflow
-    then sends one record without workspaces (`specs` all of the run's), which counts it."""
+    then sends one record without workspaces, which counts it: `names` are then all of
+    the run's workspaces (`specs` those of the report, none), for the shards to tell."""
     # Runs begun before the ledger had shards record as they began: one ledger, in order.
     # (A request field, not workflow.patched: the SDK writes patch markers unencrypted.)
-    shards = ledger_parts(report, config_shards(specs) if req.ledger_shards else None)
+    shards = ledger_parts(report, config_shards(specs if names is None else names) if req.ledger_shards else None)
 
     async def send(n: int, shard: int | None, parts: list[RunReport]) -> None:
         for i, part in enumerate(parts):  # in order: a shard counts the run at its last part

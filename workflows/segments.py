@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Callable
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import FailureError
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
@@ -88,6 +89,7 @@ class SegmentedRun:
         self.run_id = run_id
         selected = set(req.workspaces)
         self._specs = {ws.name: ws for ws in req.config.workspaces if ws.name in selected}
+        self._names = list(self._specs)
         dag = Dag({n: [d for d in s.depends_on if d in self._specs] for n, s in self._specs.items()})
         self._chunks = split(self._specs, dag.by_depth(), most=req.segment_workspaces)
         where = {name: i for i, chunk in enumerate(self._chunks) for name in chunk}
@@ -125,7 +127,9 @@ class SegmentedRun:
             sid = segment_id(self.run_id, i)
             handle: ChildWorkflowHandle[object, RunReport] = await workflow.start_child_workflow(
                 "RunSegmentWorkflow",
-                self._request(i),
+                # Converted here: a child's handle keeps its arguments for the whole run, and
+                # 10,000 workspaces' specs are ~40 MB of objects but ~4 MB as JSON.
+                RawValue(workflow.payload_converter().to_payload(self._request(i))),
                 id=sid,
                 task_queue=config.task_queue,
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
@@ -136,6 +140,9 @@ class SegmentedRun:
             self.report.segments.append(sid)
             handle.add_done_callback(self._closed(sid))
             await self._learn(i, Phase.PLAN)
+        # Every segment has its specs now: the run keeps only their names (for the ledger).
+        self._specs = {}
+        self.req.config.workspaces = []
 
     def _closed(self, sid: str) -> Callable[[object], None]:
         def note(_: object) -> None:
@@ -231,5 +238,5 @@ class SegmentedRun:
             queues = {q for r in self._results.values() for q in r.queues}
             planners = {q for r in self._results.values() for q in r.planners}
             await run_end.cleanup(self.req, queues, planners, run_id=self.run_id)
-        await run_end.record_drift(self.req, self._specs, report)
+        await run_end.record_drift(self.req, {}, report, names=self._names)
         return report
