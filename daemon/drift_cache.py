@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from tfo.config.drift_models import DriftReport
 from tfo.config.errors import TfoError
+from tfo.daemon.metrics import ConfigGauges
 
 REFRESH = 10.0
 BUSY_SHARE = 4.0
@@ -32,16 +33,18 @@ class DriftCache:
     def __init__(self, fetch: Callable[[], Awaitable[DriftReport | None]], *, every: float = REFRESH) -> None:
         self._fetch = fetch
         self._every = every
-        self._report: DriftReport | None = None
+        self._report: ConfigGauges | None = None
 
-    def reports(self) -> list[DriftReport]:
+    def reports(self) -> list[ConfigGauges]:
         return [self._report] if self._report is not None else []
 
     async def refresh(self) -> float:
         """Read the report again; return how long it took, in seconds."""
         began = time.monotonic()
         try:
-            self._report = await self._fetch()
+            report = await self._fetch()
+            # Only what the metrics show is kept: 10,000 workspaces' records are ~40 MB.
+            self._report = ConfigGauges.of(report) if report is not None else None
         except (TfoError, TimeoutError) as exc:
             # Keep the last good copy: a scrape shows it rather than nothing.
             log.warning("drift report not refreshed: %s", exc)

@@ -9,7 +9,8 @@ per process, like any worker metric.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,10 +18,50 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from tfo.config import drift_models
 from tfo.config.drift_models import RUN_DURATION_BUCKETS, DriftReport, DriftStatus
 
 ACTIONS = ("create", "update", "delete", "replace")
 TERRAFORM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceGauges:
+    """What a scrape shows of one workspace: a few numbers, not its whole drift record."""
+
+    status: DriftStatus
+    changes: tuple[int, ...]  # in ACTIONS order
+    checked_at: float
+    since: float
+    checks_failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigGauges:
+    """What a scrape shows of one config's drift report (~250 bytes a workspace, where
+    the report itself is a few KB: the daemon keeps this between scrapes)."""
+
+    config: str
+    workspaces: dict[str, WorkspaceGauges]
+    checks_total: dict[str, dict[str, int]]
+    run_durations: dict[str, drift_models.Histogram]
+
+    @classmethod
+    def of(cls, report: DriftReport) -> ConfigGauges:
+        def stamp(value: str) -> float:
+            return datetime.fromisoformat(value).timestamp()
+
+        workspaces = {
+            name: WorkspaceGauges(
+                status=ws.status,
+                changes=tuple(getattr(ws.changes, action) for action in ACTIONS),
+                checked_at=stamp(ws.checked_at),
+                since=stamp(ws.since or ws.checked_at),
+                checks_failed=len(ws.checks),
+            )
+            for name, ws in report.workspaces.items()
+        }
+        return cls(report.config, workspaces, report.checks_total, report.run_durations)
 
 
 class DriftCollector:
@@ -30,7 +71,7 @@ class DriftCollector:
         fetch: Returns the current report of each config this daemon serves.
     """
 
-    def __init__(self, fetch: Callable[[], list[DriftReport]]) -> None:
+    def __init__(self, fetch: Callable[[], Sequence[DriftReport | ConfigGauges]]) -> None:
         self._fetch = fetch
 
     def collect(self) -> Iterable[Metric]:
@@ -66,17 +107,18 @@ class DriftCollector:
             "tfo_drift_checks", "Drift checks by result", labels=["config", "workspace", "result"]
         )
         durations = HistogramMetricFamily("tfo_run_duration_seconds", "Run durations", labels=["config", "mode"])
-        for report in self._fetch():
+        for fetched in self._fetch():
+            report = fetched if isinstance(fetched, ConfigGauges) else ConfigGauges.of(fetched)
             for name, ws in sorted(report.workspaces.items()):
                 labels = [report.config, name]
                 drifted.add_metric(labels, 1.0 if ws.status == DriftStatus.DRIFTED else 0.0)
-                for action in ACTIONS:
-                    changes.add_metric([*labels, action], float(getattr(ws.changes, action)))
+                for action, count in zip(ACTIONS, ws.changes, strict=True):
+                    changes.add_metric([*labels, action], float(count))
                 for value in DriftStatus:
                     status.add_metric([*labels, value.value], 1.0 if ws.status == value else 0.0)
-                last.add_metric(labels, datetime.fromisoformat(ws.checked_at).timestamp())
-                since.add_metric(labels, datetime.fromisoformat(ws.since or ws.checked_at).timestamp())
-                checks_failed.add_metric(labels, float(len(ws.checks)))
+                last.add_metric(labels, ws.checked_at)
+                since.add_metric(labels, ws.since)
+                checks_failed.add_metric(labels, float(ws.checks_failed))
             for name, counts in sorted(report.checks_total.items()):
                 for result, count in sorted(counts.items()):
                     checks.add_metric([report.config, name, result], float(count))
