@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from tfo.config.drift_models import DriftReport
 from tfo.config.errors import TfoError
 from tfo.daemon.metrics import ConfigGauges
 
@@ -26,11 +25,12 @@ log = logging.getLogger(__name__)
 
 class DriftCache:
     """Args:
-    fetch: Reads the current report (None: the config was never checked).
+    fetch: Reads what the metrics show of the current report (None: the config was
+        never checked).
     every: Seconds between refreshes.
     """
 
-    def __init__(self, fetch: Callable[[], Awaitable[DriftReport | None]], *, every: float = REFRESH) -> None:
+    def __init__(self, fetch: Callable[[], Awaitable[ConfigGauges | None]], *, every: float = REFRESH) -> None:
         self._fetch = fetch
         self._every = every
         self._report: ConfigGauges | None = None
@@ -42,9 +42,7 @@ class DriftCache:
         """Read the report again; return how long it took, in seconds."""
         began = time.monotonic()
         try:
-            report = await self._fetch()
-            # Only what the metrics show is kept: 10,000 workspaces' records are ~40 MB.
-            self._report = ConfigGauges.of(report) if report is not None else None
+            self._report = await self._fetch()
         except (TfoError, TimeoutError) as exc:
             # Keep the last good copy: a scrape shows it rather than nothing.
             log.warning("drift report not refreshed: %s", exc)

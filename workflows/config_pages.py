@@ -5,19 +5,21 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from tfo.config.payloads import RunRequest, WorkspaceSpec
+    from tfo.config.payloads import RunRequest
     from tfo.config.segment_models import ConfigPage, PageRequest
     from tfo.workflows import retry
+    from tfo.workflows.spec_store import SpecStore
 
 
-async def load(req: RunRequest) -> RunRequest:
-    """The request with its specs (and, unless it names its own, its selection) read back.
+async def load(req: RunRequest) -> tuple[RunRequest, SpecStore]:
+    """The request with its selection read back (unless it names its own), and its specs.
 
-    The copy lives in the workflow's memory only; each page is one bounded activity result.
+    The specs live in the workflow's memory only, as JSON (see spec_store); each page is
+    one bounded activity result, its objects dropped once stored.
     """
     config = req.config
     assert config.pages is not None
-    specs: list[WorkspaceSpec] = []
+    store = SpecStore()
     selection: list[str] = []
     for index in range(config.pages.pages):
         page: ConfigPage = await workflow.execute_activity(
@@ -28,11 +30,11 @@ async def load(req: RunRequest) -> RunRequest:
             start_to_close_timeout=retry.BOOKKEEPING_TIMEOUT,
             retry_policy=retry.BOOKKEEPING,
         )
-        specs += page.specs
+        store.add(page.specs)
         selection += page.selection
-    return req.model_copy(
-        update={
-            "config": config.model_copy(update={"workspaces": specs}),
-            "workspaces": req.workspaces or selection,
-        }
-    )
+    return req.model_copy(update={"workspaces": req.workspaces or selection}), store
+
+
+def with_specs(req: RunRequest, store: SpecStore) -> RunRequest:
+    """The request with its specs as objects, for a run small enough to hold them."""
+    return req.model_copy(update={"config": req.config.model_copy(update={"workspaces": store.specs(store.names())})})

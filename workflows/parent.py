@@ -28,8 +28,7 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceStatus,
     )
     from tfo.config.segment_models import SegmentResult
-    from tfo.workflows import run_end, source_pin
-    from tfo.workflows.config_pages import load as load_config
+    from tfo.workflows import config_pages, run_end, source_pin
     from tfo.workflows.dag_run import DagRun
     from tfo.workflows.report_log import ReportLog
     from tfo.workflows.run_report import (
@@ -41,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         safe_to_approve,
     )
     from tfo.workflows.segments import SegmentedRun, needs_segments
+    from tfo.workflows.spec_store import SpecStore
 
 
 AUTO_NOTE = "approved automatically: remediation, policy passed, nothing deleted or replaced"
@@ -87,17 +87,20 @@ class ParentWorkflow:
     async def run(self, req: RunRequest) -> RunReport:
         if req.trigger == "schedule" and req.mode != "plan":
             raise ApplicationError("a scheduled run can only plan", type="ScheduleMustPlan", non_retryable=True)
+        store = SpecStore.of(req.config.workspaces)
         if req.config.pages is not None:
             try:
-                req = await load_config(req)
+                req, store = await config_pages.load(req)
             except ActivityError as exc:  # the store is gone, or the blob was changed
                 self._report = new_report(req, workflow.info().workflow_id, workflow.now().isoformat(), [])
                 self._report.status = RunStatus.FAILED
                 self._report.error = f"the run's config could not be read: {exc.cause or exc}"
                 self._report.finished_at = workflow.now().isoformat()
                 return self._report
-        if needs_segments(req):
-            return await self._run_segments(req)
+        if needs_segments(req, store):
+            return await self._run_segments(req, store)
+        if req.config.pages is not None:
+            req = config_pages.with_specs(req, store)
         run = DagRun(req, run_id=workflow.info().workflow_id, log=self._log)
         self._report = run.report
         try:
@@ -127,8 +130,8 @@ class ParentWorkflow:
         await run_end.record_drift(req, run.specs, report)
         return bound_report(report)
 
-    async def _run_segments(self, req: RunRequest) -> RunReport:
-        segments = SegmentedRun(req, run_id=workflow.info().workflow_id)
+    async def _run_segments(self, req: RunRequest, store: SpecStore) -> RunReport:
+        segments = SegmentedRun(req, store, run_id=workflow.info().workflow_id)
         self._segments, self._report = segments, segments.report
         for early in self._early:
             segments.receive(early)

@@ -16,7 +16,7 @@ workspaces from them (daemon.live_report).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 from temporalio import workflow
 from temporalio.common import RawValue
@@ -25,7 +25,7 @@ from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from tfo.config.dag import Dag
-    from tfo.config.payloads import Phase, RunReport, RunRequest, RunStatus, WorkspaceSpec, WorkspaceStatus
+    from tfo.config.payloads import Phase, RunReport, RunRequest, RunStatus, WorkspaceStatus
     from tfo.config.segment_models import (
         SEGMENT_SPEC_BYTES,
         ExternalState,
@@ -36,33 +36,33 @@ with workflow.unsafe.imports_passed_through():
     from tfo.config.source_models import PinnedSource
     from tfo.workflows import run_end, source_pin
     from tfo.workflows.run_report import new_report
+    from tfo.workflows.spec_store import Outline, SpecStore
 
 
-def _upstreams(spec: WorkspaceSpec, specs: dict[str, WorkspaceSpec]) -> set[str]:
-    """The workspaces of the run whose outputs `spec` consumes."""
-    return {m.source_workspace for m in spec.inputs if m.source_workspace in specs}
+def _upstreams(outline: Outline, members: Container[str]) -> set[str]:
+    """The workspaces of the run whose outputs a workspace consumes."""
+    return {source for source, _ in outline.sources if source in members}
 
 
-def _depends(spec: WorkspaceSpec, specs: dict[str, WorkspaceSpec]) -> set[str]:
-    return _upstreams(spec, specs) | {d for d in spec.depends_on if d in specs}
+def _depends(outline: Outline, members: Container[str]) -> set[str]:
+    return _upstreams(outline, members) | {d for d in outline.depends_on if d in members}
 
 
-def split(specs: dict[str, WorkspaceSpec], order: list[str], *, most: int) -> list[list[str]]:
+def split(outlines: dict[str, Outline], order: list[str], *, most: int) -> list[list[str]]:
     """Segments in `order` (upstreams first), each of at most `most` workspaces and, with
     the specs of the upstreams it consumes from earlier segments, SEGMENT_SPEC_BYTES."""
-    sizes = {name: len(spec.model_dump_json()) for name, spec in specs.items()}
     chunks: list[list[str]] = [[]]
     members: set[str] = set()
     carried: set[str] = set()
     size = 0
     for name in order:
-        ups = _upstreams(specs[name], specs) - members - carried
-        n = sizes[name] + sum(sizes[u] for u in ups)
+        ups = _upstreams(outlines[name], outlines) - members - carried
+        n = outlines[name].size + sum(outlines[u].size for u in ups)
         if chunks[-1] and (len(chunks[-1]) >= most or size + n > SEGMENT_SPEC_BYTES):
             chunks.append([])
             members, carried, size = set(), set(), 0
-            ups = _upstreams(specs[name], specs)
-            n = sizes[name] + sum(sizes[u] for u in ups)
+            ups = _upstreams(outlines[name], outlines)
+            n = outlines[name].size + sum(outlines[u].size for u in ups)
         chunks[-1].append(name)
         members.add(name)
         carried |= ups
@@ -70,13 +70,13 @@ def split(specs: dict[str, WorkspaceSpec], order: list[str], *, most: int) -> li
     return chunks
 
 
-def needs_segments(req: RunRequest) -> bool:
+def needs_segments(req: RunRequest, store: SpecStore) -> bool:
     selected = set(req.workspaces)
     if req.segment_workspaces <= 0:
         return False
     if len(selected) > req.segment_workspaces:
         return True
-    return sum(len(ws.model_dump_json()) for ws in req.config.workspaces if ws.name in selected) > SEGMENT_SPEC_BYTES
+    return sum(o.size for name, o in store.outlines.items() if name in selected) > SEGMENT_SPEC_BYTES
 
 
 def segment_id(run_id: str, index: int) -> str:
@@ -84,28 +84,29 @@ def segment_id(run_id: str, index: int) -> str:
 
 
 class SegmentedRun:
-    def __init__(self, req: RunRequest, *, run_id: str) -> None:
+    def __init__(self, req: RunRequest, store: SpecStore, *, run_id: str) -> None:
         self.req = req
         self.run_id = run_id
         selected = set(req.workspaces)
-        self._specs = {ws.name: ws for ws in req.config.workspaces if ws.name in selected}
-        self._names = list(self._specs)
-        dag = Dag({n: [d for d in s.depends_on if d in self._specs] for n, s in self._specs.items()})
-        self._chunks = split(self._specs, dag.by_depth(), most=req.segment_workspaces)
+        self._store: SpecStore | None = store
+        self._outlines = {name: o for name, o in store.outlines.items() if name in selected}
+        self._names = list(self._outlines)
+        dag = Dag({n: [d for d in o.depends_on if d in self._outlines] for n, o in self._outlines.items()})
+        self._chunks = split(self._outlines, dag.by_depth(), most=req.segment_workspaces)
         where = {name: i for i, chunk in enumerate(self._chunks) for name in chunk}
         self._deps: list[set[str]] = [set() for _ in self._chunks]
         self._exports: list[dict[str, list[str]]] = [{} for _ in self._chunks]
-        for name, spec in self._specs.items():
+        for name, outline in self._outlines.items():
             i = where[name]
-            for dep in _depends(spec, self._specs):
+            for dep in _depends(outline, self._outlines):
                 if where[dep] != i:
                     self._deps[i].add(dep)
                     self._exports[where[dep]].setdefault(dep, [])
-            for m in spec.inputs:
-                if m.source_workspace in self._specs and where[m.source_workspace] != i:
-                    outs = self._exports[where[m.source_workspace]][m.source_workspace]
-                    if m.source_output not in outs:
-                        outs.append(m.source_output)
+            for source, output in outline.sources:
+                if source in self._outlines and where[source] != i:
+                    outs = self._exports[where[source]][source]
+                    if output not in outs:
+                        outs.append(output)
         self.report = new_report(req, run_id, workflow.now().isoformat(), [])
         self._known = ExternalState()
         self._results: dict[tuple[int, Phase], SegmentResult] = {}
@@ -141,7 +142,7 @@ class SegmentedRun:
             handle.add_done_callback(self._closed(sid))
             await self._learn(i, Phase.PLAN)
         # Every segment has its specs now: the run keeps only their names (for the ledger).
-        self._specs = {}
+        self._store, self._outlines = None, {}
         self.req.config.workspaces = []
 
     def _closed(self, sid: str) -> Callable[[object], None]:
@@ -153,8 +154,9 @@ class SegmentedRun:
     def _request(self, i: int) -> SegmentRequest:
         chunk = self._chunks[i]
         members = set(chunk)
-        carried = sorted({u for n in chunk for u in _upstreams(self._specs[n], self._specs)} - members)
-        specs = [self._specs[n] for n in chunk] + [self._specs[u] for u in carried]
+        carried = sorted({u for n in chunk for u in _upstreams(self._outlines[n], self._outlines)} - members)
+        assert self._store is not None  # requests are made while planning, before it is let go
+        specs = self._store.specs([*chunk, *carried])
         config = self.req.config.model_copy(update={"workspaces": specs, "pages": None})
         return SegmentRequest(
             run=self.req.model_copy(update={"config": config, "workspaces": list(chunk)}),

@@ -15,7 +15,7 @@ from tfo.config.errors import TfoError
 from tfo.config.loader import LoadedConfig, load_config
 from tfo.daemon import runs
 from tfo.daemon.connection import ConnectionSettings, connect, core_logging
-from tfo.daemon.drift import fetch_report
+from tfo.daemon.drift import fetch_gauges
 from tfo.daemon.drift_cache import DriftCache
 from tfo.daemon.embedded import EmbeddedServer
 from tfo.daemon.health import Readiness
@@ -84,7 +84,7 @@ async def _serve(
     # copy (stored by reference), and 10,000 workspaces' config is ~25 MB of memory.
     current = {"path": str(loaded.path), "id": loaded.id}
 
-    cache = DriftCache(lambda: fetch_report(client, current["id"], timeout=timedelta(seconds=30)))
+    cache = DriftCache(lambda: fetch_gauges(client, current["id"], timeout=timedelta(seconds=30)))
     registry = CollectorRegistry()
     registry.register(DriftCollector(cache.reports))
     histogram = terraform_histogram(registry)

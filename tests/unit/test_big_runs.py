@@ -22,6 +22,7 @@ from tfo.config.payloads import (
 from tfo.config.segment_models import EXTERNAL_VALUE_BYTES, SEGMENT_SPEC_BYTES, ExternalState
 from tfo.workflows.run_report import RESULT_BYTES, bound_report
 from tfo.workflows.segments import split
+from tfo.workflows.spec_store import SpecStore
 
 
 def spec(name: str, deps: list[str] = (), *, inputs: list[str] = (), pad: int = 0) -> WorkspaceSpec:  # type: ignore[assignment]
@@ -49,7 +50,7 @@ def layered(n: int, width: int, pad: int = 0) -> dict[str, WorkspaceSpec]:
 def test_segments_keep_upstreams_first_and_stay_within_their_bounds(n: int, most: int, pad: int) -> None:
     specs = layered(n, 25, pad)
     order = Dag({name: s.depends_on for name, s in specs.items()}).by_depth()
-    chunks = split(specs, order, most=most)
+    chunks = split(SpecStore.of(specs.values()).outlines, order, most=most)
     where = {name: i for i, chunk in enumerate(chunks) for name in chunk}
     assert sorted(where) == sorted(specs)  # each workspace in exactly one segment
     for i, chunk in enumerate(chunks):
@@ -113,3 +114,14 @@ def test_a_result_is_cut_to_its_bound_diffs_first_and_counts_kept() -> None:
     assert any(ws.diff_truncated for ws in cut.workspaces.values())
     small = RunReport(run_id="r", mode="plan", workspaces=dict(list(workspaces.items())[:2]))
     assert bound_report(small) is small
+
+
+def test_the_spec_store_gives_back_equal_specs_and_their_outlines() -> None:
+    specs = layered(60, 25, pad=10)
+    store = SpecStore.of(specs.values())
+    names = ["w00030", "w00000", "w00059"]
+    assert store.specs(names) == [specs[n] for n in names]
+    outline = store.outlines["w00030"]
+    assert outline.depends_on == tuple(specs["w00030"].depends_on)
+    assert outline.sources == (("w00005", "id"),)
+    assert outline.size == len(specs["w00030"].model_dump_json())

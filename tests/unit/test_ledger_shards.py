@@ -11,6 +11,7 @@ from tfo.config.errors import RunError
 from tfo.config.ledger_shards import LEDGER_SHARDS, config_shards, ledger_shard, merge_reports
 from tfo.config.payloads import RunReport, RunStatus, WorkspaceReport, WorkspaceStatus
 from tfo.daemon.drift_cache import BUSY_SHARE, DriftCache
+from tfo.daemon.metrics import ConfigGauges
 from tfo.workflows.run_report import ledger_parts
 
 
@@ -66,9 +67,9 @@ def test_every_shard_of_the_config_gets_a_part_of_every_run() -> None:
 
 def test_a_scrape_reads_the_cached_copy_and_keeps_it_when_a_refresh_fails() -> None:
     calls = []
-    answers: list[DriftReport | Exception] = [DriftReport(config="c"), RunError("server down")]
+    answers: list[ConfigGauges | Exception] = [ConfigGauges.of(DriftReport(config="c")), RunError("server down")]
 
-    async def fetch() -> DriftReport | None:
+    async def fetch() -> ConfigGauges | None:
         calls.append(1)
         answer = answers.pop(0)
         if isinstance(answer, Exception):
@@ -87,10 +88,10 @@ def test_a_scrape_reads_the_cached_copy_and_keeps_it_when_a_refresh_fails() -> N
 def test_a_slow_refresh_spaces_out_the_next_ones() -> None:
     starts: list[float] = []
 
-    async def fetch() -> DriftReport | None:
+    async def fetch() -> ConfigGauges | None:
         starts.append(time.monotonic())
         await asyncio.sleep(0.1)  # a slow read, as of 32 shards at 10,000 workspaces
-        return DriftReport(config="c")
+        return ConfigGauges.of(DriftReport(config="c"))
 
     async def three_refreshes() -> None:
         task = asyncio.create_task(DriftCache(fetch, every=0.01).run())
@@ -102,3 +103,20 @@ def test_a_slow_refresh_spaces_out_the_next_ones() -> None:
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     # Each refresh waits BUSY_SHARE times the length of the one before, not `every`.
     assert all(gap >= 0.1 + BUSY_SHARE * 0.1 - 0.02 for gap in gaps), gaps
+
+
+def test_gauges_merged_from_batches_of_shards_equal_those_of_the_merged_report() -> None:
+    def drift(status: DriftStatus) -> WorkspaceDrift:
+        return WorkspaceDrift(status=status, checked_at="2026-11-30T10:00:00+00:00", run_id="r")
+
+    hist = Histogram(buckets=[1] + [0] * 11, count=1, total=3.0)
+    a = DriftReport(config="c", workspaces={"b": drift(DriftStatus.DRIFTED)}, run_durations={"plan": hist})
+    b = DriftReport(
+        config="c",
+        workspaces={"a": drift(DriftStatus.CLEAN)},
+        checks_total={"a": {"clean": 2}},
+        run_durations={"plan": hist},
+    )
+    merged = ConfigGauges.merge([ConfigGauges.of(a), ConfigGauges.of(b)])
+    assert merged == ConfigGauges.of(merge_reports("c", [a, b]))
+    assert list(merged.workspaces) == ["a", "b"] and merged.run_durations["plan"].count == 2
