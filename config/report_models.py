@@ -6,8 +6,9 @@ big run is assembled by clients from its segments (daemon.live_report).
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,6 +79,23 @@ class WorkspaceReport(OmitDefaults):
     # The commit its latest plan was made at (git source only).
     commit: str | None = None
 
+    def public_json(self) -> dict[str, Any]:
+        """The stable `--json` shape of one workspace."""
+        return {
+            "status": self.status.value,
+            "changes": self.changes.model_dump(),
+            "resources": [r.public_json() for r in self.resources],
+            "outputs": self.outputs,
+            "error": self.error,
+            "detail": self.detail,
+            "drift": [r.public_json() for r in self.drift],
+            "output_changes": self.output_changes,
+            "checks": [c.model_dump() for c in self.checks],
+            "ignored": [i.model_dump() for i in self.ignored],
+            "diff_truncated": self.diff_truncated,
+            "policy": [v.model_dump() for v in self.policy],
+        }
+
 
 class RunStatus(StrEnum):
     RUNNING = "running"
@@ -113,6 +131,18 @@ class RunReport(_Payload):
 
     def public_json(self) -> dict[str, Any]:
         """The stable `--json` shape."""
+        return {**self._public_head(), "workspaces": {n: ws.public_json() for n, ws in self.workspaces.items()}}
+
+    def write_public_json(self, out: TextIO) -> None:
+        """public_json() as one line of JSON, written a workspace at a time: the report of
+        10,000 workspaces never becomes one dict (~40 MB) and one string."""
+        head = json.dumps({**self._public_head(), "workspaces": {}})
+        out.write(head[: -len("}}")])
+        for i, (name, ws) in enumerate(self.workspaces.items()):
+            out.write(f"{', ' if i else ''}{json.dumps(name)}: {json.dumps(ws.public_json())}")
+        out.write("}}\n")
+
+    def _public_head(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "mode": self.mode,
@@ -121,23 +151,6 @@ class RunReport(_Payload):
             "status": self.status.value,
             **({"error": self.error} if self.error else {}),
             "changes": self.changes,
-            "workspaces": {
-                name: {
-                    "status": ws.status.value,
-                    "changes": ws.changes.model_dump(),
-                    "resources": [r.public_json() for r in ws.resources],
-                    "outputs": ws.outputs,
-                    "error": ws.error,
-                    "detail": ws.detail,
-                    "drift": [r.public_json() for r in ws.drift],
-                    "output_changes": ws.output_changes,
-                    "checks": [c.model_dump() for c in ws.checks],
-                    "ignored": [i.model_dump() for i in ws.ignored],
-                    "diff_truncated": ws.diff_truncated,
-                    "policy": [v.model_dump() for v in ws.policy],
-                }
-                for name, ws in self.workspaces.items()
-            },
         }
 
 

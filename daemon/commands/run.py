@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,7 +155,7 @@ async def watch(client: object, run_id: str, *, as_json: bool) -> RunReport:
 
 def emit(report: RunReport, *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(report.public_json()))
+        report.write_public_json(sys.stdout)
         return
     changed = [n for n, ws in report.workspaces.items() if ws.outcome in ("changes", "applied")]
     failed = [n for n, ws in report.workspaces.items() if ws.status.value == "failed"]

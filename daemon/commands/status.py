@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import sys
 from pathlib import Path
 
 from tfo.daemon import runs
@@ -23,7 +23,7 @@ def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_
 
     report = asyncio.run(main())
     if as_json:
-        print(json.dumps(report.public_json()))
+        report.write_public_json(sys.stdout)
     else:
         for name, ws in report.workspaces.items():
             worker = f" (worker {ws.worker})" if ws.worker else ""

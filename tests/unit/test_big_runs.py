@@ -3,6 +3,7 @@ configs, and a run's result cut to size."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -125,3 +126,17 @@ def test_the_spec_store_gives_back_equal_specs_and_their_outlines() -> None:
     assert outline.depends_on == tuple(specs["w00030"].depends_on)
     assert outline.sources == (("w00005", "id"),)
     assert outline.size == len(specs["w00030"].model_dump_json())
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_the_json_report_written_a_workspace_at_a_time_is_the_public_json(count: int) -> None:
+    report = RunReport(
+        run_id="r",
+        mode="plan",
+        trigger="cli",
+        error="boom" if count else None,
+        workspaces={f"w{i}": WorkspaceReport(outputs={"k": [i, "é"]}, output_changes=["k"]) for i in range(count)},
+    )
+    out = io.StringIO()
+    report.write_public_json(out)
+    assert out.getvalue() == json.dumps(report.public_json()) + "\n"
