@@ -34,7 +34,7 @@ def merge_reports(config: str, reports: list[DriftReport]) -> DriftReport:
         merged.workspaces.update(report.workspaces)
         merged.checks_total.update(report.checks_total)
         for mode, histogram in report.run_durations.items():
-            merged.run_durations[mode] = _add(merged.run_durations.get(mode), histogram)
+            merged.run_durations[mode] = add_histograms(merged.run_durations.get(mode), histogram)
         merged.alerts_pending += report.alerts_pending
         merged.alerts_sent += report.alerts_sent
         if report.lost_note and report.lost_note not in notes:
@@ -60,7 +60,8 @@ def merge_histories(config: str, reports: list[HistoryReport]) -> HistoryReport:
     return merged
 
 
-def _add(total: Histogram | None, more: Histogram) -> Histogram:
+def add_histograms(total: Histogram | None, more: Histogram) -> Histogram:
+    """`total` and `more` summed (`more` copied when there is no total yet)."""
     if total is None:
         return more.model_copy(deep=True)
     return Histogram(

@@ -33,7 +33,7 @@ class YamlDocument:
     bigger than the data itself, and a valid config never needs it.
     """
 
-    def __init__(self, data: Any, text: str = "") -> None:
+    def __init__(self, data: Any, text: str) -> None:
         self.data = data
         self._text = text
         self._lines: dict[Loc, int] | None = None
@@ -41,7 +41,7 @@ class YamlDocument:
     def line_of(self, loc: Loc) -> int | None:
         """The line of `loc`, or of its nearest enclosing path."""
         if self._lines is None:
-            self._lines = line_table(self._text, _Loader) if self._text else {}
+            self._lines = line_table(self._text, _Loader)
         while True:
             if loc in self._lines:
                 return self._lines[loc]

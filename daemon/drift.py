@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TypeVar
 
@@ -35,16 +36,30 @@ async def _ask_one(
         raise RunError(f"cannot read the drift {query} of {config}: {exc}") from None
 
 
-async def _ask(client: Client, config: str, query: str, answer: type[Answer], timeout: timedelta) -> list[Answer]:
-    """Every shard's answer; the unsharded ledger of tfo 0.2 only if no shard exists yet."""
-    answers = await asyncio.gather(
-        *(_ask_one(client, ledger_id(config, shard), config, query, answer, timeout) for shard in range(LEDGER_SHARDS))
-    )
-    found = [a for a in answers if a is not None]
-    if not found:
+async def _answers(
+    client: Client, config: str, query: str, answer: type[Answer], timeout: timedelta, *, batch: int = LEDGER_SHARDS
+) -> AsyncIterator[list[Answer]]:
+    """The shards' answers, `batch` shards at a time; the unsharded ledger of tfo 0.2
+    only if no shard exists yet."""
+    found_any = False
+    for first in range(0, LEDGER_SHARDS, batch):
+        shards = range(first, min(first + batch, LEDGER_SHARDS))
+        answers = await asyncio.gather(
+            *(_ask_one(client, ledger_id(config, shard), config, query, answer, timeout) for shard in shards)
+        )
+        found = [a for a in answers if a is not None]
+        if found:
+            found_any = True
+            yield found
+    if not found_any:
         old = await _ask_one(client, ledger_id(config), config, query, answer, timeout)
-        found = [old] if old is not None else []
-    return found
+        if old is not None:
+            yield [old]
+
+
+async def _ask(client: Client, config: str, query: str, answer: type[Answer], timeout: timedelta) -> list[Answer]:
+    """Every shard's answer at once."""
+    return [a async for found in _answers(client, config, query, answer, timeout) for a in found]
 
 
 async def fetch_report(client: Client, config: str, *, timeout: timedelta = TIMEOUT) -> DriftReport | None:
@@ -56,19 +71,11 @@ async def fetch_report(client: Client, config: str, *, timeout: timedelta = TIME
 async def fetch_gauges(client: Client, config: str, *, timeout: timedelta = TIMEOUT) -> ConfigGauges | None:
     """What the metrics show of the drift report, read a few shards at a time; None if
     this config was never checked."""
-    parts: list[ConfigGauges] = []
-    for first in range(0, LEDGER_SHARDS, GAUGE_BATCH):
-        shards = range(first, min(first + GAUGE_BATCH, LEDGER_SHARDS))
-        answers = await asyncio.gather(
-            *(_ask_one(client, ledger_id(config, shard), config, "report", DriftReport, timeout) for shard in shards)
-        )
-        found = [a for a in answers if a is not None]
-        if found:
-            parts.append(ConfigGauges.of(merge_reports(found[0].config, found)))
-    if not parts:  # the unsharded ledger of tfo 0.2, if any
-        old = await _ask_one(client, ledger_id(config), config, "report", DriftReport, timeout)
-        return ConfigGauges.of(old) if old is not None else None
-    return ConfigGauges.merge(parts)
+    parts = [
+        ConfigGauges.of(merge_reports(found[0].config, found))
+        async for found in _answers(client, config, "report", DriftReport, timeout, batch=GAUGE_BATCH)
+    ]
+    return ConfigGauges.merge(parts) if parts else None
 
 
 async def fetch_history(client: Client, config: str, *, timeout: timedelta = TIMEOUT) -> HistoryReport | None:
