@@ -24,6 +24,9 @@ from typing import IO
 
 _ACTIVITY_FAILED = "Completing activity as failed"
 _LOCK_TEXT = "Error acquiring the state lock"
+# The SDK core's word on a race that an interrupt or a cancel makes normal: a finished
+# activity whose run no longer waits for it. Kept in the file, never shown.
+_BENIGN = ("Activity not found on completion",)
 _SDK_CONTEXT = re.compile(r"\s*\(\{.*\}\)\s*$", re.DOTALL)  # the SDK appends its context dict
 _MAX_LINE = 400
 
@@ -97,6 +100,8 @@ def one_line(record: logging.LogRecord, *, show_activity_failures: bool) -> str 
     message = _SDK_CONTEXT.sub("", record.getMessage())
     exc = record.exc_info[1] if record.exc_info else None
     if _LOCK_TEXT in message or (exc is not None and _LOCK_TEXT in str(exc)):
+        return None
+    if any(text in message for text in _BENIGN):
         return None
     if message.startswith(_ACTIVITY_FAILED):
         return _activity_failure(record, exc, show=show_activity_failures)

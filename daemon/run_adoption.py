@@ -49,6 +49,16 @@ def request_identity(request: RunRequest) -> dict[str, Any]:
     }
 
 
+def run_memo(request: RunRequest) -> dict[str, Any]:
+    """What a run records of its request at start (Temporal's memo), for `differences`."""
+    return {
+        "config": request.config.path,
+        "mode": request.mode,
+        "trigger": request.trigger,
+        MEMO_KEY: request_identity(request),
+    }
+
+
 @dataclass
 class Adoption:
     """The run to resume (with its follower lock taken), or a note about the one not resumed."""

@@ -18,7 +18,7 @@ from tfo.config.loader import LoadedConfig, snapshot
 from tfo.config.payloads import Mode, RunReport, RunRequest, RunStatus
 from tfo.config.segment_models import SEGMENT_WORKSPACES
 from tfo.daemon.live_report import LiveReport, assemble
-from tfo.daemon.run_adoption import MEMO_KEY, Adoption, choose_run, read_last, request_identity
+from tfo.daemon.run_adoption import Adoption, choose_run, read_last, run_memo
 from tfo.daemon.scope import default_state_dir as default_state_dir
 from tfo.daemon.scope import select as select
 from tfo.daemon.stored_config import by_reference
@@ -58,6 +58,11 @@ def run_location(run_id: str) -> dict[str, object] | None:
         return json.loads((_index_dir() / run_id).read_text())
     except (OSError, ValueError):
         return None
+
+
+def mode_of(run_id: str) -> Mode:
+    """A run's mode, from its ID (see new_run_id), for when no report can be read."""
+    return "apply" if run_id.startswith("tfo-apply-") else "plan"
 
 
 def new_run_id(mode: Mode, config_name: str) -> str:
@@ -110,13 +115,7 @@ async def start_run(client: Client, request: RunRequest, *, run_id: str | None =
         await by_reference(request),
         id=run_id,
         task_queue=request.config.task_queue,
-        memo={
-            "config": request.config.path,
-            "mode": request.mode,
-            "trigger": request.trigger,
-            # What was asked, so that only the same request ever resumes this run.
-            MEMO_KEY: request_identity(request),
-        },
+        memo=run_memo(request),  # what was asked: only the same request ever resumes this run
     )
     remember_run(run_id, request)
     _active_file(Path(request.config.state_dir)).write_text(
@@ -167,8 +166,7 @@ async def report(client: Client, run_id: str, *, timeout: timedelta = timedelta(
         return await assemble(client, await handle.result())
     if desc.status != WorkflowExecutionStatus.RUNNING:
         status = _CLOSED_STATUS.get(desc.status, RunStatus.FAILED)  # type: ignore[arg-type]
-        mode: Mode = "apply" if run_id.startswith("tfo-apply-") else "plan"
-        return RunReport(run_id=run_id, mode=mode, status=status)
+        return RunReport(run_id=run_id, mode=mode_of(run_id), status=status)
     try:
         live = await LiveReport(client, handle).fetch(timeout)
     except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:

@@ -6,11 +6,13 @@ import asyncio
 import sys
 from pathlib import Path
 
+from tfo.config.errors import RunError
+from tfo.config.payloads import RunStatus
 from tfo.daemon import runs
 from tfo.daemon.commands.run import emit, exit_code
 from tfo.daemon.connection import ConnectionSettings
 from tfo.daemon.progress import changes_text, describe
-from tfo.daemon.run_control import control_run
+from tfo.daemon.run_control import control_run, has_workflow_worker, no_worker_message
 
 
 def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_json: bool) -> int:
@@ -19,7 +21,14 @@ def status(run_id: str, conn: ConnectionSettings, *, state_dir: Path | None, as_
         # tfo process runs the run (after Ctrl-C, say).
         async with control_run(conn, run_id, state_dir=state_dir) as ctl:
             ctl.serve()
-            return await runs.report(ctl.client, run_id)
+            try:
+                return await runs.report(ctl.client, run_id)
+            except RunError:
+                if conn.embedded or await has_workflow_worker(ctl.client, ctl.task_queue):
+                    raise
+            # A server and no worker: the run is open, but only a worker can tell its progress.
+            print(f"tfo: run {run_id} is running; {no_worker_message(conn, ctl.task_queue)}", file=sys.stderr)
+            return runs.RunReport(run_id=run_id, mode=runs.mode_of(run_id), status=RunStatus.RUNNING)
 
     report = asyncio.run(main())
     if as_json:

@@ -24,6 +24,9 @@ TFO = str(Path(sys.executable).parent / "tfo")
 # A safety net against a hung tfo, never an assertion about speed.
 HANG_TIMEOUT = 300.0
 SDK_ABORT = 134  # the exit code of temporalio/sdk-python#300
+# An expected failure (a terraform error, a bad config, a refused action) is one line
+# on stderr; a Python traceback there is a defect (details go to tfo's log files).
+_DEFECTS = ("Traceback (most recent call last)", "Fatal Python error", "Completing activity as failed")
 _WAITING = re.compile(r"waiting for approval: run `tfo approve (\S+)`")
 
 # Settings that would switch tfo to client mode or move its state out of tmp.
@@ -95,6 +98,13 @@ def assert_nothing_running(state_dir: Path) -> None:
     assert not server_json.exists(), f"{server_json} was left behind"
 
 
+def assert_clean(result: Result) -> None:
+    """No SDK abort at exit and no traceback on stderr, whatever the outcome."""
+    assert result.code != SDK_ABORT, f"the SDK aborted at exit (sdk-python#300)\n{result}"
+    for defect in _DEFECTS:
+        assert defect not in result.stderr, f"{defect!r} on stderr\n{result}"
+
+
 def _stop(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is not None:
         return
@@ -123,16 +133,20 @@ class Tfo:
         """
         argv = tuple(str(a) for a in args)
         proc = subprocess.Popen(
-            [TFO, *argv], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [TFO, *argv],
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             stdout, stderr = proc.communicate(timeout=HANG_TIMEOUT)
         finally:
             _stop(proc)
         result = Result(argv, proc.returncode, stdout, stderr)
-        assert result.code != SDK_ABORT, f"the SDK aborted at exit (sdk-python#300)\n{result}"
-        assert "Fatal Python error" not in stderr, str(result)
+        assert_clean(result)
         if idle is not None:
             assert_nothing_running(idle)
         return result
@@ -145,7 +159,12 @@ class Tfo:
         out, err = logs / "stdout", logs / "stderr"
         with out.open("w") as stdout, err.open("w") as stderr:
             proc = subprocess.Popen(
-                [TFO, *argv], cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                [TFO, *argv],
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
             )
         try:
             yield Background(argv, proc, out, err)
@@ -180,5 +199,5 @@ class Background:
         """Wait for the process to end on its own and return what it printed."""
         self.proc.wait(timeout=HANG_TIMEOUT)
         result = Result(self.args, self.proc.returncode, self.stdout_path.read_text(), self.stderr())
-        assert result.code != SDK_ABORT, f"the SDK aborted at exit (sdk-python#300)\n{result}"
+        assert_clean(result)
         return result

@@ -7,6 +7,7 @@ layout differs (line wrapping, preconditions, value annotations).
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from tests.integration.cli_helpers import Tfo
+from tests.reliability.mcp_client import call, mcp_session, wait_done
 from tfo.activities.tf_diagnostics import MAX_MESSAGE
 
 NEWER = "/usr/local/bin/terraform"
@@ -121,3 +123,21 @@ def test_a_precondition_shows_its_error_message(tmp_path, terraform) -> None:  #
     error = result.json()["workspaces"]["sizing"]["error"]
     assert "The size must stay below 10, got a bigger one." in error, error
     assert "main.tf line" in error, error
+
+
+def test_an_agent_sees_the_same_detail_over_mcp(tmp_path, terraform) -> None:  # type: ignore[no-untyped-def]
+    """MCP's run view carries the workspace's error as `--json` does: variable, reason, file and line."""
+    config = _stack(tmp_path, terraform.binary, {"cluster": (MAIN_TF, 'replicas = "many"\nenv = "dev"\n', {})})
+
+    async def agent() -> dict[str, object]:
+        async with mcp_session(tmp_path, tmp_path / ".tfo", "--config-root", tmp_path, log=tmp_path / "mcp.log") as mcp:
+            started, _ = await call(mcp, "execute_workflow", config_path=config.name)
+            status, shown = await wait_done(mcp, started["workflow_id"])
+            assert "var.replicas" in shown, shown  # the readable text names it too
+            return status
+
+    status = asyncio.run(agent())
+    error = status["workspaces"]["cluster"]["error"]  # type: ignore[index]
+    assert "var.replicas" in error and "a number is required" in error, error
+    assert f"{tmp_path / 'cluster' / 'user.tfvars'} line 1" in error, error
+    assert "vars.tfvars.json" not in error and '"many"' not in error, error

@@ -26,9 +26,6 @@ NOISE = ("Traceback", "Completing activity as failed", "Error acquiring the stat
 _DETAILS = re.compile(r"details of worker warnings and errors: (\S+)")
 
 
-
-
-
 def assert_quiet(stderr: str) -> None:
     for noise in NOISE:
         assert noise not in stderr, f"{noise!r} on stderr:\n{stderr}"

@@ -34,3 +34,15 @@ def test_a_failed_inline_phase_names_its_workspace_and_run() -> None:
 
 def test_a_lock_held_by_another_run_is_not_a_failure_line() -> None:
     assert one_line(failed("vpc:4:1", lock_held("tfo-apply-x")), show_activity_failures=True) is None
+
+
+def test_the_cores_word_on_an_activity_finished_after_its_cancel_stays_in_the_file() -> None:
+    """After Ctrl-C or a cancel, a plan that ends after its run stopped waiting is normal."""
+    message = (
+        "[sdk_core::temporalio_sdk_core::worker::activities] Activity not found on completion. This may happen "
+        "if the activity has already been cancelled but completed anyway. {'task_token': 'TaskToken(Ci...)'}"
+    )
+    record = logging.LogRecord("temporalio.bridge", logging.WARNING, __file__, 1, message, (), None)
+    assert one_line(record, show_activity_failures=True) is None
+    other = logging.LogRecord("temporalio.bridge", logging.WARNING, __file__, 1, "[sdk_core] Poll failed", (), None)
+    assert one_line(other, show_activity_failures=True) == "[sdk_core] Poll failed"
