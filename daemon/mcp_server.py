@@ -2,9 +2,10 @@
 
 This module declares the tools (names, descriptions, annotations, arguments), turns
 errors into one line, and serves over stdio. What the tools do is in
-`daemon.mcp_tools`, and what they return in `daemon.mcp_views`. Plans always, applies
-only with `--allow-apply`, and even then every apply stops at the approval gate until
-a human runs `tfo approve`. No tool approves.
+`daemon.mcp_tools`, and what they return in `daemon.mcp_views` (`get_plan_diff`'s in
+`daemon.mcp_plan_diff`). Plans always, applies only with `--allow-apply`, and even
+then every apply stops at the approval gate until a human runs `tfo approve`. No tool
+approves.
 
 stdout is the MCP transport: nothing else may ever be written to it. Progress and
 logs go to stderr.
@@ -31,17 +32,16 @@ from temporalio.client import Client
 from tfo.config.errors import TfoError
 from tfo.daemon.confinement import ConfigRoots
 from tfo.daemon.connection import ConnectionSettings
+from tfo.daemon.mcp_plan_diff import PlanDiffView, plan_diff_text
 from tfo.daemon.mcp_tools import McpOptions, TfoTools, WorkerPool
 from tfo.daemon.mcp_views import (
     CancelResult,
     DriftView,
-    PlanDiffView,
     RunList,
     RunView,
     StartedRun,
     WorkflowList,
     drift_text,
-    plan_diff_text,
     run_text,
     runs_text,
     started_text,
@@ -186,7 +186,8 @@ def build_server(tools: TfoTools, roots: ConfigRoots) -> MCPServer:
         workspace: Annotated[str | None, Field(description="Only this workspace; default all.")] = None,
     ) -> Annotated[CallToolResult, PlanDiffView]:
         """A run's attribute-level diff per workspace (path, before, after), bounded and with every
-        sensitive value shown as "(sensitive)"; the same diff as `tfo show RUN_ID`."""
+        sensitive value shown as "(sensitive)"; the same diff as `tfo show RUN_ID`. Without a
+        workspace, whole workspaces in name order up to 256 KiB; the rest are named in `omitted`."""
         return await _tool_result(tools.get_plan_diff(workflow_id, workspace), plan_diff_text)
 
     @server.tool(annotations=READ_ONLY)

@@ -34,11 +34,11 @@ from tfo.config.payloads import Mode, RunReport, RunStatus
 from tfo.daemon import confinement, runs
 from tfo.daemon.confinement import ConfigRoots, ConfinementError, InlineLimits
 from tfo.daemon.live_report import LiveReport
+from tfo.daemon.mcp_plan_diff import PlanDiffView, plan_diff_view
 from tfo.daemon.mcp_views import (
     CancelResult,
     DriftView,
     InputView,
-    PlanDiffView,
     RunList,
     RunSummary,
     RunView,
@@ -46,7 +46,6 @@ from tfo.daemon.mcp_views import (
     StartedRun,
     WorkflowList,
     WorkspaceView,
-    plan_diff_view,
     run_view,
 )
 

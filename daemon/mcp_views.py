@@ -162,23 +162,6 @@ class DriftView(BaseModel):
     lost_note: str | None = None
 
 
-class PlanDiffWorkspace(BaseModel):
-    status: str
-    resources: list[ResourceView]
-    drift: list[ResourceView]
-    output_changes: list[str]
-    diff_truncated: bool = False
-
-
-class PlanDiffView(BaseModel):
-    """A run's bounded attribute-level diff; sensitive values never appear."""
-
-    run_id: str
-    status: str
-    workspaces: dict[str, PlanDiffWorkspace]
-    text: str = Field(description="The same diff as text, as `tfo show` prints it.")
-
-
 class RunSummary(BaseModel):
     run_id: str
     status: str
@@ -209,20 +192,6 @@ def run_view(report: RunReport) -> RunView:
     if report.status == RunStatus.AWAITING_APPROVAL:
         fields["plan_text"] = plan_text(report)
     return RunView.model_validate(fields)
-
-
-def plan_diff_view(report: RunReport, workspace: str | None) -> PlanDiffView:
-    public = report.public_json()["workspaces"]
-    names = [n for n in public if workspace is None or n == workspace]
-    workspaces = {
-        n: PlanDiffWorkspace.model_validate({k: public[n][k] for k in PlanDiffWorkspace.model_fields}) for n in names
-    }
-    text = plan_text(report, max_lines=None, workspaces=names)
-    return PlanDiffView(run_id=report.run_id, status=report.status.value, workspaces=workspaces, text=text)
-
-
-def plan_diff_text(view: PlanDiffView) -> str:
-    return view.text
 
 
 # -- readable text ------------------------------------------------------------

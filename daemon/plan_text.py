@@ -46,7 +46,8 @@ def plan_text(
     workspaces: list[str] | None = None,
 ) -> str:
     """The plan of a run: status lines, then each changed workspace's diff."""
-    selected = {n: ws for n, ws in report.workspaces.items() if not workspaces or n in workspaces}
+    wanted = set(workspaces or ())
+    selected = {n: ws for n, ws in report.workspaces.items() if not wanted or n in wanted}
     lines = [f"Plan for run {report.run_id}:"]
     for name, ws in selected.items():
         lines.append(_status_line(name, ws))

@@ -190,15 +190,17 @@ async def test_tool_listing_and_list_workflows_on_examples(tmp: Path) -> None:
         ]["inputs"]
         assert result["schedules"] == []
         # The same config, named as its directory and as an absolute path.
-        assert (await call(session, "list_workflows", config_path="multi-region"))["workspaces"] == result[
-            "workspaces"
-        ]
+        assert (await call(session, "list_workflows", config_path="multi-region"))["workspaces"] == result["workspaces"]
         absolute = str(EXAMPLES / "multi-region" / "infra.yaml")
         assert (await call(session, "list_workflows", config_path=absolute))["config"] == "multi-region"
 
         drift = await call(session, "get_drift_report", config_path="multi-region/infra.yaml")
         assert drift == {
-            "config": "multi-region", "workspaces": {}, "alerts_pending": 0, "alerts_sent": 0, "lost_note": None
+            "config": "multi-region",
+            "workspaces": {},
+            "alerts_pending": 0,
+            "alerts_sent": 0,
+            "lost_note": None,
         }
 
 
@@ -264,6 +266,11 @@ async def test_apply_waits_for_a_human_tfo_approve(tmp: Path, terraform) -> None
         assert waiting["done"] is False
         assert f"tfo approve {run_id}" in waiting["next_step"]
         assert waiting["workspaces"]["solo"]["changes"]["create"] == 1
+        # The readable diff of the waiting run: the resource and its attributes.
+        plan_text = waiting["plan_text"]
+        assert plan_text and f"Plan for run {run_id}:" in plan_text
+        assert "  + null_resource.solo" in plan_text.splitlines(), plan_text
+        assert '      + triggers.trigger: "v1"' in plan_text.splitlines(), plan_text
         await asyncio.sleep(1.0)
         still = await call(session, "get_workflow_status", workflow_id=run_id)
         assert still["status"] == "awaiting_approval"
@@ -368,10 +375,13 @@ async def test_escape_attempts_are_refused_without_leaking(tmp: Path, terraform)
             inline = {"terraform": {"binary": terraform.binary}, "workspaces": [ws]}
             message = await refuse("execute_workflow", config=inline)
             assert "is outside the config roots" in message or "may only run terraform or tofu" in message, message
-        for tool in ("get_workflow_status", "cancel_run"):
+        for tool in ("get_workflow_status", "cancel_run", "get_plan_diff"):
             for run_id in (outside_run, "tfo-plan-../../etc", "not-a-run", "tfo-plan-x\0"):
                 message = await refuse(tool, workflow_id=run_id)
                 assert "no tfo run" in message or "NUL byte" in message, message
+        # Naming one of the outside run's workspaces does not get past the check either.
+        message = await refuse("get_plan_diff", workflow_id=outside_run, workspace="outside-secret-ws")
+        assert f"no tfo run '{outside_run}' found" in message, message
         message = await refuse("execute_workflow", config_path="stack", workspaces=["outside-secret-ws"])
         assert "is not a workspace of stack" in message
         assert "config_path is required" in await refuse("execute_workflow")
@@ -402,6 +412,9 @@ async def test_plan_diff_tool_returns_the_bounded_masked_diff(tmp: Path, terrafo
         assert {"path": "triggers.trigger", "before": None, "after": "v1"} in net["attributes"], net
         result = await session.call_tool("get_plan_diff", {"workflow_id": run_id})
         assert "+ null_resource.net" in text(result) and "+ null_resource.app" in text(result)
+        whole = result.structured_content or {}
+        assert list(whole["workspaces"]) == ["app", "net"]  # name order
+        assert (whole["omitted"], whole["omitted_count"]) == ([], 0)  # a small run fits whole
         assert "s3cr3t-value" not in json.dumps(result.structured_content) + text(result)
         message = await refused(session, "get_plan_diff", workflow_id=run_id, workspace="nope")
         assert "no workspace" in message

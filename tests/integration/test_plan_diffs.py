@@ -28,10 +28,11 @@ from tests.reliability.history import BLOB_WARN, executions, largest_blob
 from tests.stacks import WorkspaceTemplate as W
 from tests.stacks import filestore_main_tf, write_stack
 from tfo.config.payloads import DIFF_MAX_ATTRIBUTES, DIFF_MAX_VALUE_CHARS, DIFF_MAX_WORKSPACE_BYTES
+from tfo.daemon.diff_text import RESET, YELLOW
 
 pytestmark = pytest.mark.skipif(not filestore_provider_available(), reason="the tf package is not installed")
 CANARY = "CANARY-7c1e-secret-attribute"
-
+CUT_MARKER = "..."
 
 
 def filestore_stack(
@@ -86,7 +87,11 @@ def test_update_and_replace_show_their_paths_in_plan_json(tfo: Tfo, terraform: T
 def test_the_gate_shows_the_diff_before_the_prompt(tfo: Tfo, terraform: Terraform, tmp_path: Path) -> None:
     root = tmp_path.resolve() / "stack"
     config = filestore_stack(root, terraform, {"a": {"content": "one", "tags": {"owner": "alice"}}})
-    assert tfo.run("apply", config, "--auto-approve").code == 0
+    applied = tfo.run("apply", config, "--auto-approve", "--json")
+    assert applied.code == 0, applied
+    created = by_address(applied.json()["workspaces"]["files"])["filestore_object.a"]
+    assert created["action"] == "create"
+    assert {"path": "content", "before": None, "after": "one"} in created["attributes"], created
     write_objects(root, {"a": {"content": "two", "tags": {"owner": "alice"}}})
 
     main, secondary = pty.openpty()
@@ -112,6 +117,9 @@ def test_the_gate_shows_the_diff_before_the_prompt(tfo: Tfo, terraform: Terrafor
         diff = text.index('content: "one" -> "two"')
         assert diff < gate, text
         assert "filestore_object.a" in text[:gate]
+        # On a terminal the diff is in colour: the update's `~` symbols are yellow.
+        assert f"  {YELLOW}~{RESET} filestore_object.a" in text[:gate], text
+        assert f'{YELLOW}~{RESET} content: "one" -> "two"' in text[:gate], text
         # tfo show answers while the run waits at its gate: from terraform's own saved plan.
         run_id = text.split("Plan for run ")[1].split(":")[0]
         shown = tfo.run("show", run_id, "--state-dir", root / ".tfo")
@@ -130,11 +138,50 @@ def test_the_gate_shows_the_diff_before_the_prompt(tfo: Tfo, terraform: Terrafor
     assert after.code == 0, after
     files = after.json()["workspaces"]["files"]
     assert files["plan_text"] is None  # the saved plan is gone with the run
-    assert {"path": "content", "before": "one", "after": "two"} in by_address(files)["filestore_object.a"]["attributes"]
+    change = {"path": "content", "before": "one", "after": "two"}
+    assert change in by_address(files)["filestore_object.a"]["attributes"]
+    assert set(after.json()["workspaces"]) == {"files", "nul"}
+    full = tfo.run("show", run_id, "--state-dir", root / ".tfo")
+    assert full.code == 0, full
+    assert "  nul: no changes" in full.stdout and "  files: " in full.stdout
+    assert "\033[" not in full.stdout  # no colour off a terminal
+
+    # -w: only that workspace, in text and --json.
+    only = tfo.run("show", run_id, "--state-dir", root / ".tfo", "-w", "files")
+    assert only.code == 0, only
+    assert "  files: " in only.stdout and 'content: "one" -> "two"' in only.stdout
+    assert "  nul:" not in only.stdout, only.stdout
+    only_json = tfo.run("show", run_id, "--state-dir", root / ".tfo", "-w", "files", "--json")
+    assert only_json.code == 0, only_json
+    assert list(only_json.json()["workspaces"]) == ["files"]
+    assert only_json.json()["workspaces"]["files"] == files
+    missing = tfo.run("show", run_id, "--state-dir", root / ".tfo", "-w", "nope")
+    assert missing.code == 1, missing
+    assert missing.stdout == ""
+    assert missing.stderr.splitlines() == [f"tfo: error: run {run_id} has no workspace 'nope'"], missing.stderr
+
+    # `tfo status --json` of the rejected run carries the same attributes.
+    status = tfo.run("status", run_id, "--state-dir", root / ".tfo", "--json")
+    assert status.code == 1, status  # rejected
+    assert status.json()["status"] == "rejected"
+    assert change in by_address(status.json()["workspaces"]["files"])["filestore_object.a"]["attributes"]
+
+
+def assert_bounded(attributes: list[dict[str, Any]]) -> None:
+    """Both sides of every attribute within DIFF_MAX_VALUE_CHARS; the 1 MB `content` cut."""
+    assert 0 < len(attributes) <= DIFF_MAX_ATTRIBUTES
+    for a in attributes:
+        for side in (a["before"], a["after"]):
+            shown = side if isinstance(side, str) else json.dumps(side)
+            assert len(shown) <= DIFF_MAX_VALUE_CHARS, (a["path"], len(shown))
+    content = next(a for a in attributes if a["path"] == "content")
+    assert content["before"] == "x"
+    # A cut value keeps its head and ends with the cut marker (see AttributeChange).
+    assert content["after"] == "y" * (DIFF_MAX_VALUE_CHARS - len(CUT_MARKER)) + CUT_MARKER
 
 
 async def test_huge_diffs_stay_bounded_in_every_payload(  # type: ignore[no-untyped-def]
-    temporal_env, terraform: Terraform, tmp_path: Path, task_queue: str
+    temporal_env, tfo: Tfo, terraform: Terraform, tmp_path: Path, task_queue: str
 ) -> None:
     started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     root = tmp_path.resolve() / "stack"
@@ -146,13 +193,20 @@ async def test_huge_diffs_stay_bounded_in_every_payload(  # type: ignore[no-unty
     report = await run_stack(temporal_env.client, config, mode="plan")
     (big,) = report.workspaces["files"].resources
     assert big.truncated and report.workspaces["files"].diff_truncated
-    assert len(big.attributes) <= DIFF_MAX_ATTRIBUTES
-    assert all(len(json.dumps(a.before)) <= DIFF_MAX_VALUE_CHARS + 2 for a in big.attributes)
+    assert_bounded([a.model_dump() for a in big.attributes])
     assert len(json.dumps([r.public_json() for r in report.workspaces["files"].resources])) <= DIFF_MAX_WORKSPACE_BYTES
     found = await executions(temporal_env.client, f"StartTime >= '{started}' AND TaskQueue = '{task_queue}'")
     assert {e.workflow_type for e in found} >= {"ParentWorkflow", "DriftLedgerWorkflow"}
     largest = max(largest_blob(e.history) for e in found)
     assert largest < BLOB_WARN, largest
+
+    # `tfo plan --json` shows the same bounded diff (its own embedded server and state dir).
+    planned = tfo.run("plan", config, "--json", "--state-dir", tmp_path / "cli-state")
+    assert planned.code == 2, planned
+    (shown,) = planned.json()["workspaces"]["files"]["resources"]
+    assert shown["truncated"] and planned.json()["workspaces"]["files"]["diff_truncated"]
+    assert_bounded(shown["attributes"])
+    assert len(planned.stdout) < 2 * DIFF_MAX_WORKSPACE_BYTES
 
 
 def test_a_sensitive_attribute_never_leaks(tfo: Tfo, terraform: Terraform, tmp_path: Path) -> None:
@@ -170,8 +224,13 @@ def test_a_sensitive_attribute_never_leaks(tfo: Tfo, terraform: Terraform, tmp_p
     planned = tfo.run("plan", config, "--json")
     outputs.append(planned.stdout + planned.stderr)
     run_id = planned.json()["run_id"]
-    for args in (("show", run_id, "--state-dir", state), ("show", run_id, "--state-dir", state, "--json"),
-                 ("drift", config, "--json"), ("drift", config), ("status", run_id, "--json", "--state-dir", state)):
+    for args in (
+        ("show", run_id, "--state-dir", state),
+        ("show", run_id, "--state-dir", state, "--json"),
+        ("drift", config, "--json"),
+        ("drift", config),
+        ("status", run_id, "--json", "--state-dir", state),
+    ):
         result = tfo.run(*args)
         assert result.code in (0, 2), result  # `tfo status` of a plan with changes exits 2
         outputs.append(result.stdout + result.stderr)
