@@ -18,7 +18,8 @@ from tfo.config.policy_models import PolicyVerdict
 SENSITIVE = "(sensitive)"
 UNKNOWN_AFTER_APPLY = "(known after apply)"
 
-# Bounds of an attribute-level diff in any payload; the full diff is in `tfo show`.
+# Bounds of an attribute-level diff in any payload; while a run's saved plan exists,
+# `tfo show` prints terraform's full plan.
 DIFF_MAX_ATTRIBUTES = 50
 DIFF_MAX_VALUE_CHARS = 200
 DIFF_MAX_WORKSPACE_BYTES = 32 * 1024
@@ -144,7 +145,8 @@ class ResourceChange(_Payload):
 
     `attributes` lists the attributes that differ; for a create or delete it is a
     bounded summary or empty. `replace_paths` names what forces a replacement.
-    `truncated` says attributes were left out: the full diff is in `tfo show`.
+    `truncated` says attributes were left out (`tfo show` prints terraform's full plan
+    while the run's saved plan exists).
     """
 
     address: str

@@ -16,7 +16,10 @@ from tfo.config.ledger_shards import LEDGER_SHARDS, merge_histories, merge_repor
 from tfo.daemon.metrics import ConfigGauges
 
 Answer = TypeVar("Answer", DriftReport, HistoryReport)
-TIMEOUT = timedelta(seconds=5)
+# Longer than the SDK's sticky schedule-to-start timeout (10 s): a shard whose last task
+# ran on a worker that has since exited (the `tfo plan` that recorded it, say) answers
+# only once its task has moved back to the normal queue, up to 10 s later.
+TIMEOUT = timedelta(seconds=15)
 # Shards read at once for the metrics: with 10,000 workspaces, 4 of 32 answers are ~4 MB
 # of objects, where all of them at once are ~30 MB, every refresh.
 GAUGE_BATCH = 4

@@ -74,7 +74,10 @@ class ResourceView(BaseModel):
     action: str
     attributes: list[AttributeView] = Field(default_factory=list, description="At most 50, values cut to 200 chars.")
     replace_paths: list[str] = Field(default_factory=list, description="The attributes that force a replacement.")
-    truncated: bool = Field(default=False, description="The full diff is in `tfo show RUN_ID` / get_plan_diff.")
+    truncated: bool = Field(
+        default=False,
+        description="Attributes were left out; `tfo show RUN_ID` shows terraform's full plan until the run ends.",
+    )
 
 
 class CheckView(BaseModel):

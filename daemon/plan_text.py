@@ -58,5 +58,8 @@ def plan_text(
         hint = f"tfo show {report.run_id}"
         lines.append(render_workspaces(diffs, color=color, max_lines=max_lines, more_hint=hint))
     if any(ws.diff_truncated for ws in selected.values()):
-        lines.append(f"(some diffs are shortened: `tfo show {report.run_id}` shows terraform's full plan)")
+        lines.append(
+            f"(some diffs are shortened: `tfo show {report.run_id}` shows terraform's full plan while the run's "
+            "saved plan exists, until the run ends)"
+        )
     return "\n".join(lines)

@@ -152,6 +152,15 @@ def test_canaries_appear_nowhere(tfo: Tfo, terraform, tmp_path: Path) -> None:
         diff_run = changed.json()["run_id"]
         for args in (("show", diff_run), ("show", diff_run, "--json"), ("drift", config, "--json")):
             assert cli(*args, "--state-dir", state).code == 0
+        # At the gate, `tfo show` prints terraform's own text of the saved plan too.
+        with tfo.background("apply", config, "-w", "vault", "--state-dir", state, logs=root / "gate") as gate:
+            waiting = gate.wait_for_approval()
+            shown = cli("show", waiting, "--state-dir", state)
+            assert shown.code == 0 and "terraform's saved plan" in shown.stdout, shown
+            assert cli("show", waiting, "--json", "--state-dir", state).code == 0
+            assert cli("reject", waiting, "--state-dir", state).code == 0
+            gated = gate.finish()
+        outputs.append(gated)
         # The canaries really went through: terraform's own state holds them.
         assert canary_out in (root / "stack" / "net" / "terraform.tfstate").read_text()
         assert canary_attr in (root / "stack" / "vault" / "terraform.tfstate").read_text()
@@ -216,6 +225,9 @@ async def _mcp(root: Path, state: Path, run_id: str, diff_run: str) -> dict[str,
         ):
             structured, shown = await call(session, tool, **args)
             results[tool] = json.dumps(structured) + "\n" + shown
+            if tool in ("get_drift_report", "get_plan_diff"):  # the masked drift is there, not left out
+                drift = structured["workspaces"]["vault"]["drift"]
+                assert {"path": "secret", "before": "(sensitive)", "after": "(sensitive)"} in drift[0]["attributes"]
         started, _ = await call(session, "execute_workflow", config_path="stack/infra.yaml")
         status, shown = await wait_done(session, started["workflow_id"])
         assert status["status"] == "succeeded", shown
