@@ -37,12 +37,17 @@ def test_runs_shows_tfo_status_in_text_and_json(tfo: Tfo, terraform, tmp_path: P
         assert statuses(tfo, good, state)[waiting_id] == "awaiting_approval"
         assert tfo.run("reject", waiting_id, "--state-dir", state).code == 0
         assert waiting.finish().code == 1
+    with tfo.background("apply", good, "--state-dir", state, logs=root / "cancelled") as second:
+        cancelled_id = second.wait_for_approval()
+        assert tfo.run("cancel", cancelled_id, "--state-dir", state).code == 0
+        second.finish()
 
     found = statuses(tfo, good, state)
     assert found == {
         planned.json()["run_id"]: "succeeded",
         failed.json()["run_id"]: "failed",
         waiting_id: "rejected",
+        cancelled_id: "cancelled",
     }
     text = tfo.run("runs", good, "--state-dir", state)
     assert text.code == 0, text
