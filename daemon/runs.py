@@ -151,7 +151,13 @@ async def find_resumable(client: Client, state_dir: Path, request: RunRequest) -
     return await choose_run(client, state_dir, request, last=read_last(_active_file(state_dir)))
 
 
-async def report(client: Client, run_id: str, *, timeout: timedelta = timedelta(seconds=5)) -> RunReport:
+# How long a status query may wait. Longer than the SDK's sticky schedule-to-start timeout
+# (10 s): a run whose last task ran on a process that has since gone (a `tfo apply`
+# killed at its gate, say) is answered once its task moves back to the normal queue.
+QUERY_TIMEOUT = timedelta(seconds=15)
+
+
+async def report(client: Client, run_id: str, *, timeout: timedelta = QUERY_TIMEOUT) -> RunReport:
     """A run's report: its result when closed, its live status otherwise.
 
     Raises:

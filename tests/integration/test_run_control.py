@@ -100,6 +100,22 @@ def test_reject_and_cancel_end_a_run_nobody_runs(tmp_path, terraform) -> None:  
     assert_nothing_running(state)
 
 
+def test_status_answers_right_after_its_follower_was_killed(tmp_path, terraform) -> None:  # type: ignore[no-untyped-def]
+    """The run stays sticky to the killed process's worker for a while (the SDK's 10 s
+    sticky timeout): `tfo status` waits that out instead of failing."""
+    config = _stack(tmp_path, terraform.binary)
+    state = tmp_path / "stack" / ".tfo"
+    tfo = Tfo(tmp_path, cwd=tmp_path)
+    with tfo.background("apply", config, logs=tmp_path / "apply") as bg:
+        run_id = bg.wait_for_approval()
+        os.kill(bg.proc.pid, signal.SIGKILL)
+        bg.proc.wait()
+    status, seconds = _timed(tfo, "status", run_id, "--json")
+    print(f"tfo status right after its follower was killed: {seconds:.1f} s", file=sys.stderr)
+    assert status.code == 0 and status.json()["status"] == "awaiting_approval", str(status)
+    assert tfo.run("reject", run_id, idle=state).code == 0
+
+
 def test_approve_releases_the_gate_and_resume_applies(tmp_path, terraform) -> None:  # type: ignore[no-untyped-def]
     config = _stack(tmp_path, terraform.binary)
     state = tmp_path / "stack" / ".tfo"
