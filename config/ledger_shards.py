@@ -33,13 +33,12 @@ def merge_reports(config: str, reports: list[DriftReport]) -> DriftReport:
     for report in reports:
         merged.workspaces.update(report.workspaces)
         merged.checks_total.update(report.checks_total)
-        for mode, histogram in report.run_durations.items():
-            merged.run_durations[mode] = add_histograms(merged.run_durations.get(mode), histogram)
         merged.alerts_pending += report.alerts_pending
         merged.alerts_sent += report.alerts_sent
         if report.lost_note and report.lost_note not in notes:
             notes.append(report.lost_note)
     merged.lost_note = "; ".join(notes) or None
+    merged.run_durations = merge_durations(report.run_durations for report in reports)
     merged.workspaces = dict(sorted(merged.workspaces.items()))
     for ws in merged.workspaces.values():
         risky = []
@@ -60,8 +59,16 @@ def merge_histories(config: str, reports: list[HistoryReport]) -> HistoryReport:
     return merged
 
 
-def add_histograms(total: Histogram | None, more: Histogram) -> Histogram:
-    """`total` and `more` summed (`more` copied when there is no total yet)."""
+def merge_durations(parts: Iterable[dict[str, Histogram]]) -> dict[str, Histogram]:
+    """Run-duration histograms per mode, summed over disjoint sets of ledger shards."""
+    merged: dict[str, Histogram] = {}
+    for durations in parts:
+        for mode, histogram in durations.items():
+            merged[mode] = _add(merged.get(mode), histogram)
+    return merged
+
+
+def _add(total: Histogram | None, more: Histogram) -> Histogram:
     if total is None:
         return more.model_copy(deep=True)
     return Histogram(

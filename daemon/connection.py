@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,13 @@ from tfo.config.errors import ConnectionFailedError
 if TYPE_CHECKING:
     from temporalio.client import Client
     from temporalio.runtime import LoggingConfig, Runtime
+
+
+# How long a query of a workflow (a run's status, a drift ledger shard) may wait. Longer
+# than the SDK's sticky schedule-to-start timeout (10 s): a workflow whose last task ran
+# on a process that has since gone (the `tfo plan` that recorded a ledger shard, a
+# `tfo apply` killed at its gate) answers once its task moves back to the normal queue.
+QUERY_TIMEOUT = timedelta(seconds=15)
 
 
 @dataclass(frozen=True)

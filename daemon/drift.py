@@ -13,13 +13,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from tfo.config.drift_models import DriftReport, HistoryReport, ledger_id
 from tfo.config.errors import RunError
 from tfo.config.ledger_shards import LEDGER_SHARDS, merge_histories, merge_reports
+from tfo.daemon.connection import QUERY_TIMEOUT
 from tfo.daemon.metrics import ConfigGauges
 
 Answer = TypeVar("Answer", DriftReport, HistoryReport)
-# Longer than the SDK's sticky schedule-to-start timeout (10 s): a shard whose last task
-# ran on a worker that has since exited (the `tfo plan` that recorded it, say) answers
-# only once its task has moved back to the normal queue, up to 10 s later.
-TIMEOUT = timedelta(seconds=15)
 # Shards read at once for the metrics: with 10,000 workspaces, 4 of 32 answers are ~4 MB
 # of objects, where all of them at once are ~30 MB, every refresh.
 GAUGE_BATCH = 4
@@ -65,13 +62,13 @@ async def _ask(client: Client, config: str, query: str, answer: type[Answer], ti
     return [a async for found in _answers(client, config, query, answer, timeout) for a in found]
 
 
-async def fetch_report(client: Client, config: str, *, timeout: timedelta = TIMEOUT) -> DriftReport | None:
+async def fetch_report(client: Client, config: str, *, timeout: timedelta = QUERY_TIMEOUT) -> DriftReport | None:
     """The latest drift report, or None if this config was never checked."""
     found = await _ask(client, config, "report", DriftReport, timeout)
     return merge_reports(found[0].config, found) if found else None
 
 
-async def fetch_gauges(client: Client, config: str, *, timeout: timedelta = TIMEOUT) -> ConfigGauges | None:
+async def fetch_gauges(client: Client, config: str, *, timeout: timedelta = QUERY_TIMEOUT) -> ConfigGauges | None:
     """What the metrics show of the drift report, read a few shards at a time; None if
     this config was never checked."""
     parts = [
@@ -81,7 +78,7 @@ async def fetch_gauges(client: Client, config: str, *, timeout: timedelta = TIME
     return ConfigGauges.merge(parts) if parts else None
 
 
-async def fetch_history(client: Client, config: str, *, timeout: timedelta = TIMEOUT) -> HistoryReport | None:
+async def fetch_history(client: Client, config: str, *, timeout: timedelta = QUERY_TIMEOUT) -> HistoryReport | None:
     """The recorded status transitions, or None if this config was never checked."""
     found = await _ask(client, config, "history", HistoryReport, timeout)
     return merge_histories(found[0].config, found) if found else None

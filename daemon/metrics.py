@@ -20,7 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from tfo.config import drift_models
 from tfo.config.drift_models import RUN_DURATION_BUCKETS, DriftReport, DriftStatus
-from tfo.config.ledger_shards import add_histograms
+from tfo.config.ledger_shards import merge_durations
 
 ACTIONS = ("create", "update", "delete", "replace")
 TERRAFORM_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -67,15 +67,11 @@ class ConfigGauges:
     @classmethod
     def merge(cls, parts: list[ConfigGauges]) -> ConfigGauges:
         """One config's gauges from those of disjoint sets of its ledger shards."""
-        durations: dict[str, drift_models.Histogram] = {}
-        for part in parts:
-            for mode, histogram in part.run_durations.items():
-                durations[mode] = add_histograms(durations.get(mode), histogram)
         return cls(
             parts[0].config,
             dict(sorted(item for p in parts for item in p.workspaces.items())),
             {name: counts for p in parts for name, counts in p.checks_total.items()},
-            durations,
+            merge_durations(p.run_durations for p in parts),
         )
 
 

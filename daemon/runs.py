@@ -17,6 +17,7 @@ from tfo.config.errors import RunError
 from tfo.config.loader import LoadedConfig, snapshot
 from tfo.config.payloads import Mode, RunReport, RunRequest, RunStatus
 from tfo.config.segment_models import SEGMENT_WORKSPACES
+from tfo.daemon.connection import QUERY_TIMEOUT
 from tfo.daemon.live_report import LiveReport, assemble
 from tfo.daemon.run_adoption import Adoption, choose_run, read_last, run_memo
 from tfo.daemon.scope import default_state_dir as default_state_dir
@@ -149,12 +150,6 @@ def mark_ended(state_dir: Path, run_id: str) -> None:
 async def find_resumable(client: Client, state_dir: Path, request: RunRequest) -> Adoption:
     """The state dir's last run if it is this very request and nobody follows it (see run_adoption)."""
     return await choose_run(client, state_dir, request, last=read_last(_active_file(state_dir)))
-
-
-# How long a status query may wait. Longer than the SDK's sticky schedule-to-start timeout
-# (10 s): a run whose last task ran on a process that has since gone (a `tfo apply`
-# killed at its gate, say) is answered once its task moves back to the normal queue.
-QUERY_TIMEOUT = timedelta(seconds=15)
 
 
 async def report(client: Client, run_id: str, *, timeout: timedelta = QUERY_TIMEOUT) -> RunReport:

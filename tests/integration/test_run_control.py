@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,24 +46,10 @@ def _interrupted_at_gate(tfo: Tfo, config: Path, logs: Path) -> str:
 
 
 def _timed(tfo: Tfo, *args: str | Path) -> tuple[Result, float]:
-    """Run `tfo ARGS`, polling for its end with a generous deadline; return it and its duration."""
+    """Run `tfo ARGS` to its end; return it and its duration."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [TFO, *(str(a) for a in args)],
-        cwd=tfo.cwd,
-        env=tfo.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=HANG_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return Result(tuple(str(a) for a in args), proc.returncode, stdout, stderr), time.monotonic() - started
+    result = tfo.run(*args)
+    return result, time.monotonic() - started
 
 
 def test_reject_and_cancel_end_a_run_nobody_runs(tmp_path, terraform) -> None:  # type: ignore[no-untyped-def]
