@@ -11,7 +11,7 @@ a restarted daemon loses nothing and repeats no alert; metrics are read from the
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from tfo.workflows import drift_rules, remediation_rules
     from tfo.workflows.drift_alerts import make_alert
+    from tfo.workflows.ledger_rest import RecordsAtRest
 
 # Continue as new well before Temporal's 10,240-event warning and its 50 MB history
 # limit (at 10 MB, Temporal itself starts warning).
@@ -47,6 +48,8 @@ REMEDIATION_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_a
 class DriftLedgerWorkflow:
     def __init__(self) -> None:
         self._state: LedgerState | None = None
+        # The state's workspaces and history, as JSON between tasks (see ledger_rest).
+        self._records = RecordsAtRest()
         self._inbox: list[RecordRun] = []
         self._applied_at: dict[str, str] = {}
 
@@ -61,7 +64,7 @@ class DriftLedgerWorkflow:
         s = self._state
         return DriftReport(
             config=s.config,
-            workspaces=s.workspaces,
+            workspaces=self._records.workspaces(),
             checks_total=s.checks_total,
             run_durations=s.run_durations,
             alerts_pending=len(s.outbox),
@@ -78,11 +81,12 @@ class DriftLedgerWorkflow:
     def history(self) -> HistoryReport | None:
         if self._state is None:
             return None
-        return HistoryReport(config=self._state.config, workspaces=self._state.history)
+        return HistoryReport(config=self._state.config, workspaces=self._records.history())
 
     @workflow.run
     async def run(self, state: LedgerState) -> None:
         self._state = state
+        self._records.take(state)
         # When each workspace was last applied (see drift_rules.record_run); carried across
         # continue-as-new in the memo, so LedgerState and the run signature stay as they are.
         self._applied_at = dict(workflow.memo_value(APPLIED_AT, {}, type_hint=dict[str, str]))
@@ -92,30 +96,29 @@ class DriftLedgerWorkflow:
             await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
             now = workflow.now()
             budget = FOLD_BUDGET
-            while self._inbox and budget > 0:
-                rec = self._inbox.pop(0)
-                budget -= max(1, len(rec.report.workspaces))
-                state.outbox.extend(
-                    drift_rules.record_run(
-                        state, rec, now.isoformat(), applied_at=self._applied_at, new_run_id=self._new_run_id
+            with self._records.opened(state):
+                while self._inbox and budget > 0:
+                    rec = self._inbox.pop(0)
+                    budget -= max(1, len(rec.report.workspaces))
+                    state.outbox.extend(
+                        drift_rules.record_run(
+                            state, rec, now.isoformat(), applied_at=self._applied_at, new_run_id=self._new_run_id
+                        )
                     )
-                )
             if self._inbox:
                 # A backlog (many runs, or a large run in many parts) is folded over several
                 # workflow tasks: one task must end well within the SDK's 2 s deadlock limit.
                 await workflow.sleep(timedelta(milliseconds=1))
                 continue
-            for name, ws in drift_rules.due_reminders(state, now):
-                alert = make_alert(state, None, name, ws, AlertEvent.DRIFT, reminder=True)
-                if alert is not None:
-                    state.outbox.append(alert)
-                    ws.last_alert_at = now.isoformat()
+            if self._reminder_wait() is not None:
+                with self._records.opened(state):
+                    self._remind(state, now)
             if self._history_is_large() and not self._inbox:
                 await workflow.wait_condition(lambda: not (state.outbox or state.actions) or bool(self._inbox))
                 if not self._inbox:
                     sender.cancel()
                     actor.cancel()
-                    workflow.continue_as_new(state, memo={APPLIED_AT: self._applied_at})
+                    workflow.continue_as_new(self._records.restore(state), memo={APPLIED_AT: self._applied_at})
 
     @staticmethod
     def _history_is_large() -> bool:
@@ -132,6 +135,14 @@ class DriftLedgerWorkflow:
         if alerts is None or alerts.remind_every is None:
             return None
         return min(alerts.remind_every, drift_rules.REMIND_CHECK)
+
+    @staticmethod
+    def _remind(state: LedgerState, now: datetime) -> None:
+        for name, ws in drift_rules.due_reminders(state, now):
+            alert = make_alert(state, None, name, ws, AlertEvent.DRIFT, reminder=True)
+            if alert is not None:
+                state.outbox.append(alert)
+                ws.last_alert_at = now.isoformat()
 
     def _new_run_id(self) -> str:
         assert self._state is not None
@@ -153,18 +164,20 @@ class DriftLedgerWorkflow:
                 )
             except ActivityError as exc:
                 state.actions.pop(0)
-                self._not_started(action, str(exc.cause or exc))
+                with self._records.opened(state):
+                    self._not_started(action, str(exc.cause or exc))
                 continue
             state.actions.pop(0)
-            ws = state.workspaces.get(action.workspace)
-            if action.kind == "propose" and ws is not None and ws.proposal == action.new_run_id:
-                lines = remediation_rules.proposal_lines(action)
-                alert = make_alert(state, None, action.workspace, ws, AlertEvent.REMEDIATION_PROPOSED, extra=lines)
-                if alert is not None:
-                    state.outbox.append(alert)
+            with self._records.opened(state):
+                ws = state.workspaces.get(action.workspace)
+                if action.kind == "propose" and ws is not None and ws.proposal == action.new_run_id:
+                    lines = remediation_rules.proposal_lines(action)
+                    alert = make_alert(state, None, action.workspace, ws, AlertEvent.REMEDIATION_PROPOSED, extra=lines)
+                    if alert is not None:
+                        state.outbox.append(alert)
 
     def _not_started(self, action: RemediationAction, why: str) -> None:
-        """A fix that could not start: say so, and alert the drift it was to fix."""
+        """A fix that could not start: say so, and alert the drift it was to fix (records opened)."""
         state = self._state
         assert state is not None
         ws = state.workspaces.get(action.workspace)
