@@ -21,6 +21,7 @@ from tfo.activities.run_files import RunFilesActivities
 from tfo.activities.runner import TerraformRunner
 from tfo.activities.terraform import TerraformActivities
 from tfo.activities.workspace_local import LocalWorkspaces
+from tfo.daemon import memory
 from tfo.workflows.drift_ledger import DriftLedgerWorkflow
 from tfo.workflows.parent import ParentWorkflow
 from tfo.workflows.segment import RunSegmentWorkflow
@@ -70,6 +71,7 @@ def build_workers(
     """
     if not serve_default and not activity_queues:
         raise ValueError("a worker needs at least one queue to serve")
+    memory.keep_lean()  # a worker's payloads would otherwise leave its heap fragmented
     identity = identity or worker_identity()
     version = build_id()
     own_queue = f"tfo-worker-{uuid.uuid4().hex[:12]}" if work_dir is not None else ""
