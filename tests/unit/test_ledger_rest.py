@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from tfo.config.drift_models import DriftStatus, LedgerState, RecordRun, Transition, WorkspaceDrift
+from tfo.config.drift_models import DriftReport, DriftStatus, LedgerState, RecordRun, Transition, WorkspaceDrift
 from tfo.config.payloads import Baseline, ChangeCounts, ResourceChange, RunReport, WorkspaceReport, WorkspaceStatus
 from tfo.workflows import drift_rules
 from tfo.workflows.ledger_rest import RecordsAtRest
@@ -127,3 +127,15 @@ def test_records_at_rest_take_a_fraction_of_the_memory_of_objects() -> None:
     finally:
         tracemalloc.stop()
     assert at_rest * 4 < as_objects, (at_rest, as_objects)
+
+
+def test_the_report_json_is_the_report_the_objects_make() -> None:
+    state = _state()
+    rest = RecordsAtRest()
+    rest.take(state)
+    head = DriftReport(config="c", checks_total=state.checks_total, alerts_sent=3, lost_note="replaced")
+    sent = DriftReport.model_validate_json(rest.report_json(head))
+    assert sent == head.model_copy(update={"workspaces": rest.workspaces()})
+    assert DriftReport.model_validate_json(RecordsAtRest().report_json(DriftReport(config="c"))) == DriftReport(
+        config="c"
+    )
