@@ -107,14 +107,13 @@ class DriftLedgerWorkflow:
                             state, rec, now.isoformat(), applied_at=self._applied_at, new_run_id=self._new_run_id
                         )
                     )
+                if not self._inbox and self._reminder_wait() is not None:
+                    self._remind(state, now)
             if self._inbox:
                 # A backlog (many runs, or a large run in many parts) is folded over several
                 # workflow tasks: one task must end well within the SDK's 2 s deadlock limit.
                 await workflow.sleep(timedelta(milliseconds=1))
                 continue
-            if self._reminder_wait() is not None:
-                with self._records.opened(state):
-                    self._remind(state, now)
             if self._history_is_large() and not self._inbox:
                 await workflow.wait_condition(lambda: not (state.outbox or state.actions) or bool(self._inbox))
                 if not self._inbox:
