@@ -11,6 +11,7 @@ a restarted daemon loses nothing and repeats no alert; metrics are read from the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -95,7 +96,9 @@ class DriftLedgerWorkflow:
         sender = asyncio.create_task(self._send_alerts())
         actor = asyncio.create_task(self._remediate())
         while True:
-            await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
+            # A timeout (reminders on) means no run to fold: time to look for due reminders.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
             now = workflow.now()
             budget = FOLD_BUDGET
             with self._records.opened(state):
