@@ -205,7 +205,7 @@ async def follow(
                         await decide(client, run_id, approved=await decision, by="terminal")
             await asyncio.wait({result_task}, timeout=interval)
         try:
-            final: RunReport = await assemble(client, result_task.result())
+            final: RunReport = await reader.final(result_task.result())
         except RPCError as exc:
             # The server went away (an embedded one killed, a network cut): the run is
             # durable in the server's store, so say how to pick it up, not a traceback.
