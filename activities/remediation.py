@@ -44,6 +44,7 @@ class RemediationActivities:
             namespace=checked.namespace,
             auto_approve_safe=action.auto,
             ledger_shards=True,
+            record_batches=True,
             segment_workspaces=checked.segment_workspaces,
             file_locks=checked.file_locks,
         )

@@ -167,6 +167,13 @@ class RecordRun(_Payload):
     state_dir: str = ""
 
 
+class RecordBatch(_Payload):
+    """Records for several ledger shards, one each, handed over by one activity (at
+    most RECORD_BATCH_BYTES of them: workflows.run_end packs them)."""
+
+    records: list[RecordRun]
+
+
 class RemediationAction(_Payload):
     """A remediation run for the ledger to start (propose) or stop (cancel)."""
 

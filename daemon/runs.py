@@ -104,6 +104,7 @@ def build_request(
         no_wait=no_wait,
         trigger=trigger,
         ledger_shards=True,
+        record_batches=True,
         segment_workspaces=segment_workspaces(),
         file_locks=True,
     )

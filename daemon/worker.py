@@ -88,6 +88,7 @@ def build_workers(
     ]
     workers: list[Worker] = []
     remediation = RemediationActivities(client)
+    recorder = DriftRecordActivities(client, task_queue=default_queue)
     if serve_default:
         workers.append(
             Worker(
@@ -104,7 +105,8 @@ def build_workers(
                     locks.describe_lock_holder,
                     QueueActivities(client).queue_has_pollers,
                     AlertActivities().send_alert,
-                    DriftRecordActivities(client, task_queue=default_queue).record_run,
+                    recorder.record_run,
+                    recorder.record_runs,
                     remediation.propose_remediation,
                     remediation.cancel_remediation,
                     terraform.resolve_source,

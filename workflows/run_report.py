@@ -33,6 +33,9 @@ LEDGER_DIFF_BUDGET = 96 * 1024
 # A run reaches the ledger in parts of at most this many bytes of workspaces, so no
 # signal grows with the number of workspaces.
 LEDGER_PART_BYTES = 160 * 1024
+# The records of several shards travel in one activity up to this many bytes of JSON
+# (workflows.run_end): one part near LEDGER_PART_BYTES travels alone.
+RECORD_BATCH_BYTES = 192 * 1024
 # A run's (or segment's) result, its report, is cut to at most this many bytes: first
 # its attribute diffs, then its output values, then its resource lists (the counts stay).
 # `tfo show RUN` has the diffs; `terraform output` has the values.

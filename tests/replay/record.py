@@ -28,7 +28,7 @@ from tfo.config.loader import load_config
 from tfo.daemon.embedded import temporal_binary
 
 HISTORIES = Path(__file__).parent / "histories"
-RECORDED = "0_5"
+RECORDED = "0_5_batches"  # 0.5 after record_batches (a run hands its ledger shards over in batches)
 
 
 async def record() -> None:
