@@ -101,16 +101,12 @@ class DriftLedgerWorkflow:
                 await workflow.wait_condition(lambda: bool(self._inbox), timeout=self._reminder_wait())
             now = workflow.now()
             budget = FOLD_BUDGET
-            with self._records.opened(state):
-                while self._inbox and budget > 0:
-                    rec = self._inbox.pop(0)
-                    budget -= max(1, len(rec.report.workspaces))
-                    state.outbox.extend(
-                        drift_rules.record_run(
-                            state, rec, now.isoformat(), applied_at=self._applied_at, new_run_id=self._new_run_id
-                        )
-                    )
-                if not self._inbox and self._reminder_wait() is not None:
+            while self._inbox and budget > 0:
+                rec = self._inbox.pop(0)
+                budget -= max(1, len(rec.report.workspaces))
+                self._fold(state, rec, now)
+            if not self._inbox and self._reminder_wait() is not None:
+                with self._records.opened(state, self._records.drifted()):
                     self._remind(state, now)
             if self._inbox:
                 # A backlog (many runs, or a large run in many parts) is folded over several
@@ -123,6 +119,19 @@ class DriftLedgerWorkflow:
                     sender.cancel()
                     actor.cancel()
                     workflow.continue_as_new(self._records.restore(state), memo={APPLIED_AT: self._applied_at})
+
+    def _fold(self, state: LedgerState, rec: RecordRun, now: datetime) -> None:
+        """Fold a record part in, opening only the records it touches; the whole shard
+        only when its bounds are exceeded (see ledger_rest)."""
+        with self._records.opened(state, drift_rules.touched(rec)):
+            state.outbox.extend(
+                drift_rules.record_run(
+                    state, rec, now.isoformat(), applied_at=self._applied_at, new_run_id=self._new_run_id, bound=False
+                )
+            )
+        if not drift_rules.within_bounds(self._records.diff_bytes(), self._records.transitions()):
+            with self._records.opened(state):
+                drift_rules.bound_shard(state)
 
     @staticmethod
     def _history_is_large() -> bool:
@@ -168,11 +177,11 @@ class DriftLedgerWorkflow:
                 )
             except ActivityError as exc:
                 state.actions.pop(0)
-                with self._records.opened(state):
+                with self._records.opened(state, [action.workspace]):
                     self._not_started(action, str(exc.cause or exc))
                 continue
             state.actions.pop(0)
-            with self._records.opened(state):
+            with self._records.opened(state, [action.workspace]):
                 ws = state.workspaces.get(action.workspace)
                 if action.kind == "propose" and ws is not None and ws.proposal == action.new_run_id:
                     lines = remediation_rules.proposal_lines(action)

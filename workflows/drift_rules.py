@@ -49,8 +49,12 @@ def record_run(
     *,
     applied_at: dict[str, str] | None = None,
     new_run_id: Callable[[], str] | None = None,
+    bound: bool = True,
 ) -> list[AlertRequest]:
     """Fold one run into the ledger state; return the alerts its transitions call for.
+
+    It reads and writes only the records of `touched(rec)`: the state may hold just
+    those (bound=False), and the caller then applies bound_shard over the whole shard.
 
     Args:
         applied_at: Workspace -> when the latest recorded run that applied it finished.
@@ -111,9 +115,29 @@ def record_run(
                 run_id=result.run_id,
             ))  # fmt: skip
         state.workspaces[name] = result
+    if bound:
+        bound_shard(state)
+    return alerts
+
+
+def touched(rec: RecordRun) -> set[str]:
+    """The workspaces whose records folding `rec` reads or writes: its own, and those
+    they read outputs from (for the at-risk marks)."""
+    names = set(rec.report.workspaces)
+    names.update(src for name in rec.report.workspaces for src, _ in rec.consumes.get(name, []))
+    return names
+
+
+def within_bounds(diff_bytes: int, transitions: int) -> bool:
+    """True when bound_shard would change nothing, from the shard's totals."""
+    return diff_bytes <= SHARD_DIFF_BYTES and transitions <= MAX_LEDGER_TRANSITIONS
+
+
+def bound_shard(state: LedgerState) -> None:
+    """Keep the shard's transitions and attribute diffs within their bounds (the state
+    must hold every record of the shard)."""
     _trim_history(state)
     _bound_diffs(state)
-    return alerts
 
 
 def _bound_diffs(state: LedgerState) -> None:
@@ -121,7 +145,7 @@ def _bound_diffs(state: LedgerState) -> None:
     continue-as-new input and the `report` answer) stays bounded however many of its
     workspaces drift. The biggest go first; which resources changed is kept (and with
     it each drift's fingerprint), and `tfo show RUN` has the diff."""
-    sizes = {name: _diff_bytes(ws) for name, ws in state.workspaces.items()}
+    sizes = {name: record_diff_bytes(ws) for name, ws in state.workspaces.items()}
     total = sum(sizes.values())
     for name in sorted(sizes, key=lambda n: (-sizes[n], n)):
         if total <= SHARD_DIFF_BYTES or sizes[name] == 0:
@@ -133,7 +157,7 @@ def _bound_diffs(state: LedgerState) -> None:
         total -= sizes[name]
 
 
-def _diff_bytes(ws: WorkspaceDrift) -> int:
+def record_diff_bytes(ws: WorkspaceDrift) -> int:
     return diff_bytes(a for r in (*ws.resources, *ws.drift) for a in r.attributes)
 
 
