@@ -137,7 +137,7 @@ async def _send_in_batches(lanes: list[list[RecordRun]], run_id: str) -> None:
 
 def pack(due: list[tuple[int, RecordRun]], budget: int) -> list[list[tuple[int, RecordRun]]]:
     """The records in order, in batches of at most `budget` bytes of JSON; a record
-    bigger than that alone in its batch."""
+    bigger than that goes in a batch of its own."""
     batches: list[list[tuple[int, RecordRun]]] = []
     size = 0
     for n, record in due:
