@@ -169,7 +169,7 @@ class RecordRun(_Payload):
 
 class RecordBatch(_Payload):
     """Records for several ledger shards, one each, handed over by one activity (at
-    most RECORD_BATCH_BYTES of them: workflows.run_end packs them)."""
+    most RECORD_BATCH_BYTES of them, workflows.run_report; workflows.run_end packs them)."""
 
     records: list[RecordRun]
 

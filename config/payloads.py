@@ -126,8 +126,8 @@ class RunRequest(_Payload):
     # started, which keep recording into its single ledger when they end.
     ledger_shards: bool = False
     # Hand the run to its ledger shards in batches (one record_runs activity for the
-    # records of many shards). False in runs that tfo 0.5 started: a record_run
-    # activity per shard and part.
+    # records of many shards). False in runs started by 0.5 code before it: a
+    # record_run activity per shard and part.
     record_batches: bool = False
     # Runs of more workspaces than this go in segments (workflows.segments). 0, in runs
     # that tfo 0.3 started: never.

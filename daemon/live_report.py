@@ -93,7 +93,7 @@ class LiveReport:
 
     async def final(self, result: RunReport) -> RunReport:
         """The closed run's full report, reusing the segment results already read: the
-        workspaces of a 10,000-workspace run are held once, not twice (~23 MB each)."""
+        workspaces of a 10,000-workspace run (~23 MB of objects) are held once."""
         self._segments.clear()
         known, self._finished = self._finished, {}
         return await assemble(self._client, result, known)
